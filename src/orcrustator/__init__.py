@@ -1,0 +1,1 @@
+"""orc-rust-ator: a data-pipeline orchestrator."""

@@ -1,0 +1,1 @@
+"""Everything that talks SQL: URLs, engine set-up, tables, and the repositories."""
