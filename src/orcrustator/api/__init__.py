@@ -1,0 +1,1 @@
+"""The REST API: app factory, dependencies, schemas and one router per resource."""

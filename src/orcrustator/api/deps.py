@@ -1,0 +1,65 @@
+"""FastAPI dependencies, as `Annotated` aliases the routes declare."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from orcrustator.api.schemas.users import UserPublic
+from orcrustator.auth.throttle import LoginThrottle
+from orcrustator.auth.tokens import verify_token
+from orcrustator.db.engine import Database
+from orcrustator.db.repo import users as users_repo
+from orcrustator.errors import AuthError, Forbidden, NotFound
+from orcrustator.settings import Settings
+
+TOKEN_URL = "/api/v1/auth/token"
+
+
+@dataclass
+class Services:
+    """What a request handler may use; built once by the app's lifespan."""
+
+    settings: Settings
+    db: Database
+    token_key: str
+    throttle: LoginThrottle
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+_bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+
+
+async def current_user(
+    services: ServicesDep, token: Annotated[str | None, Depends(_bearer)]
+) -> UserPublic:
+    if not token:
+        raise AuthError("not authenticated: send 'Authorization: Bearer <token>'")
+    claims = verify_token(services.token_key, token)
+    try:
+        async with services.db.read() as conn:
+            record = await users_repo.get(conn, claims.user_id)
+    except NotFound as exc:
+        raise AuthError("the token's user no longer exists") from exc
+    return UserPublic.model_validate(record)
+
+
+CurrentUser = Annotated[UserPublic, Depends(current_user)]
+
+
+async def admin_user(user: CurrentUser) -> UserPublic:
+    if not user.is_admin:
+        raise Forbidden("this needs an admin account")
+    return user
+
+
+AdminUser = Annotated[UserPublic, Depends(admin_user)]

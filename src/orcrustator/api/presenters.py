@@ -1,0 +1,52 @@
+"""Turn stored records into response models, adding what is derived (next_run_at)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from orcrustator.api.schemas.jobs import JobDetail, JobPublic, TaskPublic
+from orcrustator.api.schemas.runs import RunDetail, TaskRunPublic
+from orcrustator.scheduler.cron import CronSchedule, next_fire_time, parse_schedule
+
+
+@lru_cache(maxsize=4096)
+def _schedule(expression: str) -> CronSchedule:
+    return parse_schedule(expression)
+
+
+@lru_cache(maxsize=512)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def next_run_at(job: dict[str, Any], now: datetime) -> datetime | None:
+    if not job["is_active"]:
+        return None
+    try:
+        return next_fire_time(_schedule(job["schedule"]), _zone(job["timezone"]), now)
+    except ValueError:
+        # A schedule stored before validation existed (e.g. by the seed) must not break listing.
+        return None
+
+
+def job_public(job: dict[str, Any], now: datetime | None = None) -> JobPublic:
+    return JobPublic.model_validate({**job, "next_run_at": next_run_at(job, now or datetime.now(UTC))})
+
+
+def job_detail(job: dict[str, Any], tasks: list[dict[str, Any]]) -> JobDetail:
+    return JobDetail.model_validate(
+        {
+            **job,
+            "next_run_at": next_run_at(job, datetime.now(UTC)),
+            "tasks": [TaskPublic.model_validate(t) for t in tasks],
+        }
+    )
+
+
+def run_detail(run: dict[str, Any], task_runs: list[dict[str, Any]]) -> RunDetail:
+    return RunDetail.model_validate(
+        {**run, "task_runs": [TaskRunPublic.model_validate(t) for t in task_runs]}
+    )

@@ -1,0 +1,72 @@
+"""Jobs: list, create (with tasks), read, change, delete."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from orcrustator.api.deps import CurrentUser, ServicesDep
+from orcrustator.api.presenters import job_detail, job_public
+from orcrustator.api.schemas.jobs import JobCreate, JobDetail, JobPublic, JobUpdate
+from orcrustator.db.repo import jobs as jobs_repo
+from orcrustator.db.repo import tasks as tasks_repo
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+@router.get("", response_model=list[JobPublic])
+async def list_jobs(
+    response: Response,
+    services: ServicesDep,
+    _user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    is_active: bool | None = None,
+) -> list[JobPublic]:
+    async with services.db.read() as conn:
+        records = await jobs_repo.list_page(conn, limit=limit, offset=offset, is_active=is_active)
+        total = await jobs_repo.count(conn, is_active=is_active)
+    response.headers["X-Total-Count"] = str(total)
+    now = datetime.now(UTC)
+    return [job_public(r, now) for r in records]
+
+
+@router.post("", response_model=JobDetail, status_code=status.HTTP_201_CREATED)
+async def create_job(body: JobCreate, services: ServicesDep, _user: CurrentUser) -> JobDetail:
+    values = body.model_dump(exclude={"tasks"})
+    async with services.db.write() as conn:
+        job = await jobs_repo.create(conn, values, [t.model_dump() for t in body.tasks])
+        tasks = await tasks_repo.list_for_job(conn, job["job_id"])
+    return job_detail(job, tasks)
+
+
+@router.get("/{job_id}", response_model=JobDetail)
+async def get_job(job_id: uuid.UUID, services: ServicesDep, _user: CurrentUser) -> JobDetail:
+    async with services.db.read() as conn:
+        job = await jobs_repo.get(conn, job_id)
+        tasks = await tasks_repo.list_for_job(conn, job_id)
+    return job_detail(job, tasks)
+
+
+@router.patch("/{job_id}", response_model=JobDetail)
+async def update_job(
+    job_id: uuid.UUID, body: JobUpdate, services: ServicesDep, _user: CurrentUser
+) -> JobDetail:
+    async with services.db.write() as conn:
+        changes = body.changes()
+        job = (
+            await jobs_repo.update(conn, job_id, changes)
+            if changes
+            else await jobs_repo.get(conn, job_id)
+        )
+        tasks = await tasks_repo.list_for_job(conn, job_id)
+    return job_detail(job, tasks)
+
+
+@router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_job(job_id: uuid.UUID, services: ServicesDep, _user: CurrentUser) -> None:
+    async with services.db.write() as conn:
+        await jobs_repo.delete(conn, job_id)

@@ -1,0 +1,67 @@
+"""Tasks of one job: the ordered extractor → loader steps."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from orcrustator.api.deps import CurrentUser, ServicesDep
+from orcrustator.api.schemas.jobs import TaskCreate, TaskPublic, TaskUpdate
+from orcrustator.db.repo import jobs as jobs_repo
+from orcrustator.db.repo import tasks as tasks_repo
+
+router = APIRouter(prefix="/jobs/{job_id}/tasks", tags=["tasks"])
+
+
+@router.get("", response_model=list[TaskPublic])
+async def list_tasks(job_id: uuid.UUID, services: ServicesDep, _user: CurrentUser) -> list[TaskPublic]:
+    async with services.db.read() as conn:
+        await jobs_repo.get(conn, job_id)
+        records = await tasks_repo.list_for_job(conn, job_id)
+    return [TaskPublic.model_validate(r) for r in records]
+
+
+@router.post("", response_model=TaskPublic, status_code=status.HTTP_201_CREATED)
+async def create_task(
+    job_id: uuid.UUID, body: TaskCreate, services: ServicesDep, _user: CurrentUser
+) -> TaskPublic:
+    async with services.db.write() as conn:
+        await jobs_repo.get(conn, job_id)
+        record = await tasks_repo.create(conn, job_id, body.model_dump())
+    return TaskPublic.model_validate(record)
+
+
+@router.get("/{task_id}", response_model=TaskPublic)
+async def get_task(
+    job_id: uuid.UUID, task_id: uuid.UUID, services: ServicesDep, _user: CurrentUser
+) -> TaskPublic:
+    async with services.db.read() as conn:
+        record = await tasks_repo.get(conn, job_id, task_id)
+    return TaskPublic.model_validate(record)
+
+
+@router.patch("/{task_id}", response_model=TaskPublic)
+async def update_task(
+    job_id: uuid.UUID,
+    task_id: uuid.UUID,
+    body: TaskUpdate,
+    services: ServicesDep,
+    _user: CurrentUser,
+) -> TaskPublic:
+    async with services.db.write() as conn:
+        changes = body.changes()
+        record = (
+            await tasks_repo.update(conn, job_id, task_id, changes)
+            if changes
+            else await tasks_repo.get(conn, job_id, task_id)
+        )
+    return TaskPublic.model_validate(record)
+
+
+@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_task(
+    job_id: uuid.UUID, task_id: uuid.UUID, services: ServicesDep, _user: CurrentUser
+) -> None:
+    async with services.db.write() as conn:
+        await tasks_repo.delete(conn, job_id, task_id)

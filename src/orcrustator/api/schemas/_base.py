@@ -1,0 +1,34 @@
+"""Shared model configuration."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+
+
+class RequestModel(BaseModel):
+    """Input: unknown fields are refused, so a typo is an error rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PatchModel(RequestModel):
+    """Input for PATCH: only the fields sent change; `null` is refused where the column is NOT NULL."""
+
+    nullable_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*")
+    @classmethod
+    def _no_null_for_required_columns(cls, value: Any, info: ValidationInfo) -> Any:
+        # Validators run only for fields that were sent, so None here means an explicit null.
+        if value is None and info.field_name not in cls.nullable_fields:
+            raise ValueError("may not be null")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)

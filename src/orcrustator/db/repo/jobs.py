@@ -1,0 +1,110 @@
+"""Job definitions and, through them, their ordered tasks."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from orcrustator.db.repo import tasks as tasks_repo
+from orcrustator.db.repo._rows import Record, as_record, utcnow
+from orcrustator.db.tables import job_definitions
+from orcrustator.errors import Conflict, NotFound
+
+
+async def _ensure_name_free(
+    conn: AsyncConnection, job_name: str, *, except_job: uuid.UUID | None = None
+) -> None:
+    query = sa.select(job_definitions.c.job_id).where(job_definitions.c.job_name == job_name)
+    if except_job is not None:
+        query = query.where(job_definitions.c.job_id != except_job)
+    if (await conn.execute(query.limit(1))).first() is not None:
+        raise Conflict(f"a job named '{job_name}' already exists", field="job_name")
+
+
+async def create(
+    conn: AsyncConnection, values: Mapping[str, Any], tasks: Sequence[Mapping[str, Any]]
+) -> Record:
+    """Insert a job and its tasks in the caller's transaction."""
+    await _ensure_name_free(conn, str(values["job_name"]))
+    now = utcnow()
+    job_id = uuid.uuid4()
+    row = (
+        await conn.execute(
+            sa.insert(job_definitions)
+            .values(job_id=job_id, created_at=now, updated_at=now, **values)
+            .returning(*job_definitions.c)
+        )
+    ).one()
+    for task in tasks:
+        await tasks_repo.create(conn, job_id, task)
+    return as_record(row)
+
+
+async def get(conn: AsyncConnection, job_id: uuid.UUID) -> Record:
+    row = (
+        await conn.execute(sa.select(job_definitions).where(job_definitions.c.job_id == job_id))
+    ).first()
+    if row is None:
+        raise NotFound(f"job {job_id} not found")
+    return as_record(row)
+
+
+async def get_by_name(conn: AsyncConnection, job_name: str) -> Record | None:
+    row = (
+        await conn.execute(
+            sa.select(job_definitions).where(job_definitions.c.job_name == job_name).limit(1)
+        )
+    ).first()
+    return None if row is None else as_record(row)
+
+
+def _filtered(query: Any, is_active: bool | None) -> Any:
+    if is_active is not None:
+        return query.where(job_definitions.c.is_active.is_(is_active))
+    return query
+
+
+async def list_page(
+    conn: AsyncConnection, *, limit: int, offset: int, is_active: bool | None = None
+) -> list[Record]:
+    query = _filtered(sa.select(job_definitions), is_active)
+    query = query.order_by(job_definitions.c.job_name, job_definitions.c.job_id)
+    rows = await conn.execute(query.limit(limit).offset(offset))
+    return [as_record(r) for r in rows]
+
+
+async def count(conn: AsyncConnection, *, is_active: bool | None = None) -> int:
+    query = _filtered(sa.select(sa.func.count()).select_from(job_definitions), is_active)
+    return int(await conn.scalar(query) or 0)
+
+
+async def update(conn: AsyncConnection, job_id: uuid.UUID, changes: Mapping[str, Any]) -> Record:
+    """Apply only the given fields and bump `updated_at`."""
+    if "job_name" in changes:
+        await _ensure_name_free(conn, str(changes["job_name"]), except_job=job_id)
+    try:
+        row = (
+            await conn.execute(
+                sa.update(job_definitions)
+                .where(job_definitions.c.job_id == job_id)
+                .values(**changes, updated_at=utcnow())
+                .returning(*job_definitions.c)
+            )
+        ).first()
+    except IntegrityError as exc:  # pragma: no cover - guarded by _ensure_name_free
+        raise Conflict(str(exc.orig)) from exc
+    if row is None:
+        raise NotFound(f"job {job_id} not found")
+    return as_record(row)
+
+
+async def delete(conn: AsyncConnection, job_id: uuid.UUID) -> None:
+    """Delete a job; its tasks and runs go with it (ON DELETE CASCADE)."""
+    result = await conn.execute(sa.delete(job_definitions).where(job_definitions.c.job_id == job_id))
+    if result.rowcount == 0:
+        raise NotFound(f"job {job_id} not found")
