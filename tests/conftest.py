@@ -46,7 +46,9 @@ def create_postgres_database(server_url: str, prefix: str) -> str:
 def drop_postgres_database(url: str) -> None:
     db = parse_database_url(url)
     admin = sa.create_engine(
-        db.sync_url.set(database="postgres"), poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT"
+        db.sync_url.set(database="postgres"),
+        poolclass=sa.pool.NullPool,
+        isolation_level="AUTOCOMMIT",
     )
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db.sync_url.database}" WITH (FORCE)'))
@@ -54,7 +56,9 @@ def drop_postgres_database(url: str) -> None:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated, empty database of each backend, shared by one session's tests."""
     if request.param == "sqlite":
         path: Path = tmp_path_factory.mktemp("sqlite") / "orc.db"

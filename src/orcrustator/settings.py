@@ -15,7 +15,7 @@ DEFAULT_SQLITE_URL = "sqlite:///orc.db"
 
 
 class Settings(BaseSettings):
-    """Every knob of the service. Variables use the `ORC_` prefix, except the seed's `DATABASE_URL`."""
+    """Every knob of the service: `ORC_*` variables, plus the seed's `DATABASE_URL`."""
 
     model_config = SettingsConfigDict(
         env_prefix="ORC_",

@@ -78,7 +78,8 @@ def test_postgres_seed_columns_are_exact(postgres_schema: sa.engine.Engine, tabl
     with postgres_schema.connect() as conn:
         rows = conn.execute(
             sa.text(
-                "SELECT column_name, data_type, character_maximum_length, is_nullable, column_default "
+                "SELECT column_name, data_type, character_maximum_length, is_nullable, "
+                "column_default "
                 "FROM information_schema.columns WHERE table_schema = 'public' AND table_name = :t"
             ),
             {"t": table},

@@ -53,7 +53,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app = FastAPI(
         title="orc-rust-ator",
         version=__version__,
-        description="A data-pipeline orchestrator: cron-scheduled jobs of extractor → loader tasks.",
+        description="A data-pipeline orchestrator: cron-scheduled extractor → loader jobs.",
         lifespan=lifespan,
     )
     install_error_handlers(app)

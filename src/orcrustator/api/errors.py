@@ -7,7 +7,7 @@ clients expect; the rest lets scripts react without parsing prose.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -28,10 +28,20 @@ from orcrustator.errors import (
 
 log = structlog.get_logger("orcrustator.api")
 
-_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-                 415: "unsupported_media_type", 422: "validation_error", 429: "too_many_requests",
-                 500: "internal_error", 503: "unavailable"}
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
 
 
 def request_id_of(request: Request) -> str | None:
@@ -45,13 +55,15 @@ def error_response(
     *,
     field: str | None = None,
     errors: Sequence[dict[str, str]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "detail": message,
         "code": _STATUS_CODES.get(status, "error"),
         "field": field,
-        "errors": list(errors) if errors else ([{"field": field, "message": message}] if field else []),
+        "errors": list(errors)
+        if errors
+        else ([{"field": field, "message": message}] if field else []),
         "request_id": request_id_of(request),
     }
     return JSONResponse(body, status_code=status, headers=headers)
@@ -109,7 +121,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _orc_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OrcError)
-    headers: dict[str, str] | None = None
+    headers: Mapping[str, str] | None = None
     if isinstance(exc, AuthError):
         status, headers = 401, {"WWW-Authenticate": "Bearer"}
     elif isinstance(exc, Forbidden):
@@ -135,9 +147,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         path=request.url.path,
         exc_info=exc,
     )
-    return error_response(
-        request, 500, "internal error; quote the request_id when reporting it"
-    )
+    return error_response(request, 500, "internal error; quote the request_id when reporting it")
 
 
 def install_error_handlers(app: FastAPI) -> None:

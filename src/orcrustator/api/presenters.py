@@ -33,7 +33,9 @@ def next_run_at(job: dict[str, Any], now: datetime) -> datetime | None:
 
 
 def job_public(job: dict[str, Any], now: datetime | None = None) -> JobPublic:
-    return JobPublic.model_validate({**job, "next_run_at": next_run_at(job, now or datetime.now(UTC))})
+    return JobPublic.model_validate(
+        {**job, "next_run_at": next_run_at(job, now or datetime.now(UTC))}
+    )
 
 
 def job_detail(job: dict[str, Any], tasks: list[dict[str, Any]]) -> JobDetail:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -11,8 +13,12 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 
 _hasher = PasswordHasher()  # argon2-cffi's defaults are Argon2id with RFC 9106 low-memory params
-# Verified against when the username is unknown, so that case costs as much as a wrong password.
-_DUMMY_HASH = _hasher.hash("orc-rust-ator timing equaliser")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so that case costs as much as a wrong one."""
+    return _hasher.hash("orc-rust-ator timing equaliser")
 
 
 def check_password_policy(password: str) -> None:
@@ -33,6 +39,8 @@ def hash_password(password: str) -> str:
 def verify_password(password: str, password_hash: str | None) -> bool:
     """True when `password` matches; with no hash, burns the same time and returns False."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False

@@ -20,7 +20,9 @@ class TokenClaims:
     expires_at: datetime
 
 
-def issue_token(key: str, user_id: uuid.UUID, ttl_seconds: int, *, now: datetime | None = None) -> str:
+def issue_token(
+    key: str, user_id: uuid.UUID, ttl_seconds: int, *, now: datetime | None = None
+) -> str:
     issued = now or datetime.now(UTC)
     claims = {
         "sub": str(user_id),

@@ -13,8 +13,6 @@ from orcrustator.db import migrate
 app = typer.Typer(help="Create and migrate the database.", no_args_is_help=True)
 
 
-
-
 @app.command()
 def create() -> None:
     """Create the database named by DATABASE_URL if it does not exist."""

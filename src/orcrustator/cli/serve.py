@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.panel import Panel
 from sqlalchemy.exc import OperationalError
 
-from orcrustator.api.app import create_app
 from orcrustator.cli._common import (
     console,
     database_url_or_exit,
@@ -27,15 +25,12 @@ PortOption = Annotated[int | None, typer.Option(help="port to listen on [default
 
 
 def _serve(settings: Settings) -> None:
+    # Imported here so that `orc --help` and the db commands start fast.
+    from orcrustator import runtime
+    from orcrustator.api.app import create_app
+
     configure_logging(settings.log_level, json=settings.log_json)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        access_log=False,  # our middleware logs one structured line per request
-        proxy_headers=False,
-        server_header=False,
-    )
+    runtime.serve(create_app(settings), settings)
 
 
 def up(
@@ -80,5 +75,7 @@ def api(host: HostOption = None, port: PortOption = None) -> None:
     except OperationalError as exc:
         raise fail(f"cannot reach {db_url.display()}: {exc.orig}") from exc
     if current != head:
-        raise fail(f"the database is at revision {current or 'none'}, not {head}: run `orc db upgrade`")
+        raise fail(
+            f"the database is at revision {current or 'none'}, not {head}: run `orc db upgrade`"
+        )
     _serve(settings)

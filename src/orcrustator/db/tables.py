@@ -20,7 +20,9 @@ TRIGGERS = ("scheduled", "manual", "retry")
 
 
 def _id_column(name: str) -> sa.Column[uuid.UUID]:
-    return sa.Column(name, sa.Uuid(), primary_key=True, default=uuid.uuid4, server_default=new_uuid())
+    return sa.Column(
+        name, sa.Uuid(), primary_key=True, default=uuid.uuid4, server_default=new_uuid()
+    )
 
 
 def _created_at() -> sa.Column[object]:

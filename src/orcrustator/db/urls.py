@@ -50,7 +50,9 @@ def parse_database_url(raw: str) -> DatabaseUrl:
     try:
         url = make_url(text)
     except ArgumentError as exc:
-        raise InvalidInput(f"DATABASE_URL is not a database URL: {exc}", field="DATABASE_URL") from exc
+        raise InvalidInput(
+            f"DATABASE_URL is not a database URL: {exc}", field="DATABASE_URL"
+        ) from exc
     backend_name = url.get_backend_name()
     if backend_name == "postgresql":
         return DatabaseUrl(

@@ -21,7 +21,10 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post(
     "/token",
     response_model=Token,
-    responses={401: {"description": "wrong username or password"}, 429: {"description": "throttled"}},
+    responses={
+        401: {"description": "wrong username or password"},
+        429: {"description": "throttled"},
+    },
 )
 async def login(
     request: Request,

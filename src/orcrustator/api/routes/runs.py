@@ -19,9 +19,7 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
-@router.post(
-    "/jobs/{job_id}/runs", response_model=RunPublic, status_code=status.HTTP_202_ACCEPTED
-)
+@router.post("/jobs/{job_id}/runs", response_model=RunPublic, status_code=status.HTTP_202_ACCEPTED)
 async def trigger_run(job_id: uuid.UUID, services: ServicesDep, _user: CurrentUser) -> RunPublic:
     async with services.db.write() as conn:
         record = await runs_repo.create_manual(conn, job_id)

@@ -15,7 +15,9 @@ router = APIRouter(prefix="/jobs/{job_id}/tasks", tags=["tasks"])
 
 
 @router.get("", response_model=list[TaskPublic])
-async def list_tasks(job_id: uuid.UUID, services: ServicesDep, _user: CurrentUser) -> list[TaskPublic]:
+async def list_tasks(
+    job_id: uuid.UUID, services: ServicesDep, _user: CurrentUser
+) -> list[TaskPublic]:
     async with services.db.read() as conn:
         await jobs_repo.get(conn, job_id)
         records = await tasks_repo.list_for_job(conn, job_id)

@@ -14,7 +14,7 @@ class RequestModel(BaseModel):
 
 
 class PatchModel(RequestModel):
-    """Input for PATCH: only the fields sent change; `null` is refused where the column is NOT NULL."""
+    """PATCH input: only the fields sent change; `null` is refused for NOT NULL columns."""
 
     nullable_fields: ClassVar[frozenset[str]] = frozenset()
 

@@ -42,13 +42,13 @@ class RunPublic(ResponseModel):
     cancel_requested: bool
     not_before: datetime | None
 
-    @computed_field(description="started_at − scheduled_for, for scheduled runs that started")
+    @computed_field(description="started_at - scheduled_for, for scheduled runs that started")
     def start_delay_seconds(self) -> float | None:
         if self.started_at is None or self.scheduled_for is None:
             return None
         return (self.started_at - self.scheduled_for).total_seconds()
 
-    @computed_field(description="finished_at − started_at")
+    @computed_field(description="finished_at - started_at")
     def duration_seconds(self) -> float | None:
         if self.started_at is None or self.finished_at is None:
             return None

@@ -46,5 +46,5 @@ class UserPublic(ResponseModel):
 
 class Token(ResponseModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105
     expires_in: int = Field(description="seconds until the token expires")

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Row
 Record = dict[str, Any]
 
 
-def as_record(row: Row[Any]) -> Record:
+def as_record(row: Row[*tuple[Any, ...]]) -> Record:
     return dict(row._mapping)
 
 

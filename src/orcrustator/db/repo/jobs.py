@@ -105,6 +105,8 @@ async def update(conn: AsyncConnection, job_id: uuid.UUID, changes: Mapping[str,
 
 async def delete(conn: AsyncConnection, job_id: uuid.UUID) -> None:
     """Delete a job; its tasks and runs go with it (ON DELETE CASCADE)."""
-    result = await conn.execute(sa.delete(job_definitions).where(job_definitions.c.job_id == job_id))
+    result = await conn.execute(
+        sa.delete(job_definitions).where(job_definitions.c.job_id == job_id)
+    )
     if result.rowcount == 0:
         raise NotFound(f"job {job_id} not found")

@@ -9,12 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orcrustator.db.tables import service_secrets
 
-TOKEN_KEY_NAME = "token_signing_key"
+TOKEN_KEY_NAME = "token_signing_key"  # noqa: S105 - the row name, not the key
 
 
 async def get_or_create(conn: AsyncConnection, name: str) -> str:
     """The stored value of `name`, generating and storing one if absent (first writer wins)."""
-    existing = await conn.scalar(sa.select(service_secrets.c.value).where(service_secrets.c.name == name))
+    existing = await conn.scalar(
+        sa.select(service_secrets.c.value).where(service_secrets.c.name == name)
+    )
     if existing is not None:
         return str(existing)
     candidate = stdlib_secrets.token_urlsafe(48)
@@ -29,5 +31,7 @@ async def get_or_create(conn: AsyncConnection, name: str) -> str:
 
         insert = sqlite_insert(service_secrets).on_conflict_do_nothing(index_elements=["name"])
     await conn.execute(insert.values(name=name, value=candidate))
-    stored = await conn.scalar(sa.select(service_secrets.c.value).where(service_secrets.c.name == name))
+    stored = await conn.scalar(
+        sa.select(service_secrets.c.value).where(service_secrets.c.name == name)
+    )
     return str(stored)

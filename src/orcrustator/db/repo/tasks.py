@@ -40,7 +40,9 @@ async def create(conn: AsyncConnection, job_id: uuid.UUID, values: Mapping[str, 
         row = (
             await conn.execute(
                 sa.insert(task_definitions)
-                .values(task_id=uuid.uuid4(), job_id=job_id, created_at=now, updated_at=now, **values)
+                .values(
+                    task_id=uuid.uuid4(), job_id=job_id, created_at=now, updated_at=now, **values
+                )
                 .returning(*task_definitions.c)
             )
         ).one()

@@ -54,9 +54,7 @@ async def find_by_username(conn: AsyncConnection, username: str) -> Record | Non
 
 
 async def get(conn: AsyncConnection, user_id: uuid.UUID) -> Record:
-    row = (
-        await conn.execute(sa.select(*PUBLIC_COLUMNS).where(users.c.user_id == user_id))
-    ).first()
+    row = (await conn.execute(sa.select(*PUBLIC_COLUMNS).where(users.c.user_id == user_id))).first()
     if row is None:
         raise NotFound(f"user {user_id} not found")
     return as_record(row)

@@ -48,13 +48,18 @@ def upgrade() -> None:
         "uq_job_runs_job_id_scheduled_for", "job_runs", ["job_id", "scheduled_for"], unique=True
     )
     with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("is_admin", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch.add_column(
+            sa.Column("is_admin", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
 
     op.create_table(
         "task_runs",
         sa.Column("task_run_id", sa.Uuid(), primary_key=True, server_default=new_uuid()),
         sa.Column(
-            "run_id", sa.Uuid(), sa.ForeignKey("job_runs.run_id", ondelete="CASCADE"), nullable=False
+            "run_id",
+            sa.Uuid(),
+            sa.ForeignKey("job_runs.run_id", ondelete="CASCADE"),
+            nullable=False,
         ),
         sa.Column("task_id", sa.Uuid(), nullable=True),
         sa.Column("task_order", sa.Integer(), nullable=False),
@@ -77,7 +82,10 @@ def upgrade() -> None:
             autoincrement=True,
         ),
         sa.Column(
-            "run_id", sa.Uuid(), sa.ForeignKey("job_runs.run_id", ondelete="CASCADE"), nullable=False
+            "run_id",
+            sa.Uuid(),
+            sa.ForeignKey("job_runs.run_id", ondelete="CASCADE"),
+            nullable=False,
         ),
         sa.Column("ts", UtcDateTime(), nullable=False, server_default=sa.func.now()),
         sa.Column("level", sa.String(16), nullable=False),
