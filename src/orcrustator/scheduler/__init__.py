@@ -1,0 +1,1 @@
+"""Scheduling: when jobs fire (pure cron maths lives in `cron`)."""
