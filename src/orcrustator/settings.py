@@ -49,6 +49,24 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
+    # engine
+    worker_concurrency: int = Field(default=4, ge=1, le=256)
+    lease_seconds: float = Field(
+        default=30.0, gt=0, description="a running run whose worker is silent this long is lost"
+    )
+    heartbeat_seconds: float = Field(
+        default=2.0, gt=0, description="how often workers heart-beat and look for cancels"
+    )
+    poll_seconds: float = Field(
+        default=1.0, gt=0, description="fallback polling when no notification arrives"
+    )
+    drain_seconds: float = Field(
+        default=30.0, ge=0, description="on SIGTERM, how long in-flight runs may take to finish"
+    )
+    max_catchup_runs: int = Field(
+        default=100, ge=1, description="with catchup on, at most this many missed slots are run"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _non_empty_url(cls, value: str) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from orcrustator.db.notify import PENDING_KEY, LocalEvents, PostgresListener
 from orcrustator.db.urls import DatabaseUrl
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -56,6 +57,8 @@ class Database:
                 pool_pre_ping=True,
             )
         self._write_lock = asyncio.Lock() if url.is_sqlite else None
+        self.events = LocalEvents()
+        self._listener: PostgresListener | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -72,16 +75,32 @@ class Database:
         """A short write transaction; commits on success, rolls back on error."""
         if self._write_lock is None:
             async with self.engine.begin() as conn:
+                conn.info.pop(PENDING_KEY, None)  # left over from a rolled-back transaction
                 yield conn
-            return
-        async with self._write_lock, self.engine.connect() as conn:
-            await conn.execution_options(sqlite_begin="IMMEDIATE")
-            async with conn.begin():
-                yield conn
+                pending = conn.info.pop(PENDING_KEY, set())
+        else:
+            async with self._write_lock, self.engine.connect() as conn:
+                await conn.execution_options(sqlite_begin="IMMEDIATE")
+                async with conn.begin():
+                    conn.info.pop(PENDING_KEY, None)
+                    yield conn
+                    pending = conn.info.pop(PENDING_KEY, set())
+        # Only after the commit: a waiter woken earlier would find nothing to do.
+        for channel in pending:
+            self.events.fire(channel)
+
+    def listen(self) -> None:
+        """Receive other processes' notifications too (PostgreSQL only; idempotent)."""
+        if not self.is_sqlite and self._listener is None:
+            self._listener = PostgresListener(self.url, self.events)
+            self._listener.start()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self._listener is not None:
+            await self._listener.stop()
+            self._listener = None
         await self.engine.dispose()

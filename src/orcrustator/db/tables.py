@@ -100,6 +100,20 @@ job_runs = sa.Table(
     sa.Index("idx_job_runs_job_id", "job_id"),
     # One run per (job, slot) however many schedulers race: the database decides, not luck.
     sa.Index("uq_job_runs_job_id_scheduled_for", "job_id", "scheduled_for", unique=True),
+    # Partial indexes hold only the live runs, so claims and the reaper stay fast however long
+    # the history grows (with only idx_job_runs_status a claim scans every finished run).
+    sa.Index(
+        "idx_job_runs_queued",
+        "created_at",
+        postgresql_where=sa.text("status = 'queued'"),
+        sqlite_where=sa.text("status = 'queued'"),
+    ),
+    sa.Index(
+        "idx_job_runs_running",
+        "job_id",
+        postgresql_where=sa.text("status = 'running'"),
+        sqlite_where=sa.text("status = 'running'"),
+    ),
 )
 
 users = sa.Table(
@@ -161,4 +175,18 @@ service_secrets = sa.Table(
     sa.Column("name", sa.String(100), primary_key=True),
     sa.Column("value", sa.Text(), nullable=False),
     _created_at(),
+)
+
+service_instances = sa.Table(
+    "service_instances",
+    metadata,
+    # One row per scheduler or worker process: its liveness for /metrics and the dashboard.
+    sa.Column("instance_id", sa.String(255), primary_key=True),
+    sa.Column("role", sa.String(50), nullable=False),
+    sa.Column("hostname", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer(), nullable=False),
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("heartbeat_at", UtcDateTime(), nullable=False),
+    sa.Column("stopped_at", UtcDateTime(), nullable=True),
+    sa.Index("idx_service_instances_role", "role", "heartbeat_at"),
 )

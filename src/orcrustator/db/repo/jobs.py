@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orcrustator.db import notify
 from orcrustator.db.repo import tasks as tasks_repo
 from orcrustator.db.repo._rows import Record, as_record, utcnow
 from orcrustator.db.tables import job_definitions
@@ -42,6 +43,7 @@ async def create(
     ).one()
     for task in tasks:
         await tasks_repo.create(conn, job_id, task)
+    await notify.publish(conn, notify.JOBS)
     return as_record(row)
 
 
@@ -100,6 +102,7 @@ async def update(conn: AsyncConnection, job_id: uuid.UUID, changes: Mapping[str,
         raise Conflict(str(exc.orig)) from exc
     if row is None:
         raise NotFound(f"job {job_id} not found")
+    await notify.publish(conn, notify.JOBS)
     return as_record(row)
 
 
@@ -110,3 +113,4 @@ async def delete(conn: AsyncConnection, job_id: uuid.UUID) -> None:
     )
     if result.rowcount == 0:
         raise NotFound(f"job {job_id} not found")
+    await notify.publish(conn, notify.JOBS)

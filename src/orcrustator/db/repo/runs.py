@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orcrustator.db import notify
 from orcrustator.db.repo._rows import Record, as_record, utcnow
 from orcrustator.db.tables import job_definitions, job_runs, run_logs, task_runs
 from orcrustator.errors import Conflict, NotFound
@@ -37,6 +38,7 @@ async def create_manual(conn: AsyncConnection, job_id: uuid.UUID) -> Record:
             .returning(*RUN_COLUMNS)
         )
     ).one()
+    await notify.publish(conn, notify.RUNS)
     return as_record(row)
 
 
@@ -90,24 +92,25 @@ async def request_cancel(conn: AsyncConnection, run_id: uuid.UUID) -> Record:
     current = await get(conn, run_id)
     status = current["status"]
     if status == "queued":
-        now = utcnow()
-        await conn.execute(
+        result = await conn.execute(
             sa.update(job_runs)
             .where(job_runs.c.run_id == run_id, job_runs.c.status == "queued")
             .values(
                 status="cancelled",
                 cancel_requested=True,
-                finished_at=now,
+                finished_at=utcnow(),
                 error_message="cancelled before it started",
             )
         )
-    elif status == "running":
+        if result.rowcount == 0:  # a worker claimed it meanwhile: ask that worker to stop
+            status = "running"
+    if status == "running":
         await conn.execute(
             sa.update(job_runs)
             .where(job_runs.c.run_id == run_id, job_runs.c.status == "running")
             .values(cancel_requested=True)
         )
-    else:
+    elif status != "queued":
         raise Conflict(f"run {run_id} has already finished with status '{status}'")
     return await get(conn, run_id)
 
