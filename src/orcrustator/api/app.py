@@ -13,7 +13,7 @@ from orcrustator import __version__
 from orcrustator.api.deps import Services, current_user
 from orcrustator.api.errors import install_error_handlers
 from orcrustator.api.middleware import RequestContextMiddleware
-from orcrustator.api.routes import auth, health, jobs, runs, tasks, users
+from orcrustator.api.routes import auth, health, jobs, plugins, runs, tasks, users
 from orcrustator.auth.throttle import LoginThrottle
 from orcrustator.db.engine import Database
 from orcrustator.db.repo import secrets as secrets_repo
@@ -70,7 +70,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth.router)
     protected = [Depends(current_user)]
-    for module in (users, jobs, tasks, runs):
+    for module in (users, jobs, tasks, runs, plugins):
         api.include_router(module.router, dependencies=protected)
     app.include_router(api)
 

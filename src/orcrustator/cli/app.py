@@ -14,5 +14,7 @@ app = typer.Typer(
 )
 app.command()(serve.up)
 app.command()(serve.api)
+app.command()(serve.scheduler)
+app.command()(serve.worker)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(user_commands.app, name="users")

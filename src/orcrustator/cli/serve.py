@@ -1,7 +1,8 @@
-"""`orc up` and `orc api`: serve the service."""
+"""`orc up`, `orc api`, `orc scheduler`, `orc worker`: the long-running processes."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import typer
@@ -22,28 +23,64 @@ from orcrustator.settings import Settings
 
 HostOption = Annotated[str | None, typer.Option(help="address to listen on [default: ORC_HOST]")]
 PortOption = Annotated[int | None, typer.Option(help="port to listen on [default: ORC_PORT]")]
+ConcurrencyOption = Annotated[
+    int | None,
+    typer.Option(min=1, max=256, help="runs executed at once [default: ORC_WORKER_CONCURRENCY]"),
+]
 
 
-def _serve(settings: Settings) -> None:
+def _run(settings: Settings, *, api: bool, scheduler: bool, worker: bool) -> None:
     # Imported here so that `orc --help` and the db commands start fast.
-    from orcrustator import runtime
     from orcrustator.api.app import create_app
+    from orcrustator.db.engine import Database
+    from orcrustator.runtime import Component, api_component, run_components
+    from orcrustator.scheduler.service import Scheduler
+    from orcrustator.worker.service import Worker
 
     configure_logging(settings.log_level, json=settings.log_json)
-    runtime.serve(create_app(settings), settings)
+    db_url = database_url_or_exit(settings)
+
+    async def main() -> None:
+        db = Database(db_url, pool_size=settings.db_pool_size)
+        components: list[Component] = []
+        if api:
+            components.append(api_component(create_app(settings, database=db), settings))
+        if scheduler:
+            components.append(Scheduler(db, settings).run)
+        if worker:
+            components.append(Worker(db, settings, concurrency=settings.worker_concurrency).run)
+        try:
+            await run_components(components)
+        finally:
+            await db.dispose()
+
+    asyncio.run(main())
+
+
+def _with_overrides(settings: Settings, **changes: object) -> Settings:
+    return settings.model_copy(update={k: v for k, v in changes.items() if v is not None})
+
+
+def _require_migrated(settings: Settings) -> None:
+    db_url = database_url_or_exit(settings)
+    try:
+        current, head = migrate.current_revision(db_url), migrate.head_revision(db_url)
+    except OperationalError as exc:
+        raise fail(f"cannot reach {db_url.display()}: {exc.orig}") from exc
+    if current != head:
+        raise fail(
+            f"the database is at revision {current or 'none'}, not {head}: run `orc db upgrade`"
+        )
 
 
 def up(
-    host: HostOption = None,
-    port: PortOption = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="workers in this process")] = 4,
+    host: HostOption = None, port: PortOption = None, concurrency: ConcurrencyOption = None
 ) -> None:
-    """Everything on one machine: migrate, create the first admin, serve the API."""
-    settings = settings_or_exit()
-    settings = settings.model_copy(
-        update={"host": host or settings.host, "port": port or settings.port}
+    """Everything on one machine: migrate, create the first admin, serve the API, schedule and
+    run jobs, all in this process."""
+    settings = _with_overrides(
+        settings_or_exit(), host=host, port=port, worker_concurrency=concurrency
     )
-    del concurrency  # the engine (scheduler and workers) joins this command in a later release
     db_url = database_url_or_exit(settings)
     try:
         migrate.create_database(db_url)
@@ -59,23 +96,29 @@ def up(
                 title="first start: admin account created",
             )
         )
-    console.print(f"orc-rust-ator on http://{settings.host}:{settings.port}  ({db_url.display()})")
-    _serve(settings)
+    console.print(
+        f"orc-rust-ator on http://{settings.host}:{settings.port}  ({db_url.display()}, "
+        f"{settings.worker_concurrency} worker slots)"
+    )
+    _run(settings, api=True, scheduler=True, worker=True)
 
 
 def api(host: HostOption = None, port: PortOption = None) -> None:
-    """Serve the REST API only (for many-machine set-ups; run `orc db upgrade` first)."""
+    """Serve the REST API only (many machines; run `orc db upgrade` first)."""
+    settings = _with_overrides(settings_or_exit(), host=host, port=port)
+    _require_migrated(settings)
+    _run(settings, api=True, scheduler=False, worker=False)
+
+
+def scheduler() -> None:
+    """Turn cron slots into queued runs and reap runs of lost workers (any number may run)."""
     settings = settings_or_exit()
-    settings = settings.model_copy(
-        update={"host": host or settings.host, "port": port or settings.port}
-    )
-    db_url = database_url_or_exit(settings)
-    try:
-        current, head = migrate.current_revision(db_url), migrate.head_revision(db_url)
-    except OperationalError as exc:
-        raise fail(f"cannot reach {db_url.display()}: {exc.orig}") from exc
-    if current != head:
-        raise fail(
-            f"the database is at revision {current or 'none'}, not {head}: run `orc db upgrade`"
-        )
-    _serve(settings)
+    _require_migrated(settings)
+    _run(settings, api=False, scheduler=True, worker=False)
+
+
+def worker(concurrency: ConcurrencyOption = None) -> None:
+    """Claim queued runs and execute them (any number may run, on any host)."""
+    settings = _with_overrides(settings_or_exit(), worker_concurrency=concurrency)
+    _require_migrated(settings)
+    _run(settings, api=False, scheduler=False, worker=True)

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from orcrustator.api.deps import CurrentUser, ServicesDep
+from orcrustator.api.plugin_checks import check_task_configs
 from orcrustator.api.presenters import job_detail, job_public
 from orcrustator.api.schemas.jobs import JobCreate, JobDetail, JobPublic, JobUpdate
 from orcrustator.db.repo import jobs as jobs_repo
@@ -36,6 +37,12 @@ async def list_jobs(
 
 @router.post("", response_model=JobDetail, status_code=status.HTTP_201_CREATED)
 async def create_job(body: JobCreate, services: ServicesDep, _user: CurrentUser) -> JobDetail:
+    for index, task in enumerate(body.tasks):
+        check_task_configs(
+            extractor_config=task.extractor_config,
+            loader_config=task.loader_config,
+            prefix=f"tasks[{index}].",
+        )
     values = body.model_dump(exclude={"tasks"})
     async with services.db.write() as conn:
         job = await jobs_repo.create(conn, values, [t.model_dump() for t in body.tasks])

@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, status
 
 from orcrustator.api.deps import CurrentUser, ServicesDep
+from orcrustator.api.plugin_checks import check_task_configs
 from orcrustator.api.schemas.jobs import TaskCreate, TaskPublic, TaskUpdate
 from orcrustator.db.repo import jobs as jobs_repo
 from orcrustator.db.repo import tasks as tasks_repo
@@ -28,6 +29,7 @@ async def list_tasks(
 async def create_task(
     job_id: uuid.UUID, body: TaskCreate, services: ServicesDep, _user: CurrentUser
 ) -> TaskPublic:
+    check_task_configs(extractor_config=body.extractor_config, loader_config=body.loader_config)
     async with services.db.write() as conn:
         await jobs_repo.get(conn, job_id)
         record = await tasks_repo.create(conn, job_id, body.model_dump())
@@ -51,8 +53,12 @@ async def update_task(
     services: ServicesDep,
     _user: CurrentUser,
 ) -> TaskPublic:
+    changes = body.changes()
+    check_task_configs(
+        extractor_config=changes.get("extractor_config"),
+        loader_config=changes.get("loader_config"),
+    )
     async with services.db.write() as conn:
-        changes = body.changes()
         record = (
             await tasks_repo.update(conn, job_id, task_id, changes)
             if changes

@@ -1,0 +1,108 @@
+"""Every plugin interface in one module: extractors, loaders, their config and spec.
+
+Data between plugins is only a stream of `pyarrow.RecordBatch`: an extractor yields batches, a
+loader consumes them lazily, so memory stays bounded whatever the input size. A plugin is
+published as a `PluginSpec` under the entry-point group `orcrustator.extractors` or
+`orcrustator.loaders`; the spec is light (a name, a pydantic config model, a factory) and the
+factory imports heavy drivers only when it is called.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
+
+import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+from pydantic import BaseModel, ConfigDict
+
+from orcrustator.errors import OrcError, Terminal, Transient
+
+PluginKind = Literal["extractor", "loader"]
+PLUGIN_KINDS: tuple[PluginKind, ...] = ("extractor", "loader")
+
+
+class PluginError(Terminal):
+    """A plugin failed and the same input would fail the same way (bad data, missing table)."""
+
+
+class TransientPluginError(Transient):
+    """A plugin failed for a reason that may go away (connection reset, lock timeout)."""
+
+
+class TaskCancelled(OrcError):
+    """The task was asked to stop (`RunContext.cancelled()` turned true); neither retry nor fail."""
+
+
+class PluginConfig(BaseModel):
+    """Base of every plugin's options; `type` names the plugin and unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+
+
+@dataclass
+class RunContext:
+    """What a plugin may know about, and report to, the run it is part of.
+
+    `progress(rows_extracted, rows_loaded, bytes_loaded)` takes cumulative counters; a plugin
+    passes 0 for the ones it does not know (an extractor knows no loaded rows) and the runner
+    keeps the largest value seen for each. `cancelled()` turns true when the task should stop:
+    check it between batches and raise `TaskCancelled`.
+    """
+
+    run_id: str
+    job_id: str
+    task_id: str | None
+    task_order: int
+    data_dir: Path
+    log: Callable[[str, str], None]
+    progress: Callable[[int, int, int], None]
+    cancelled: Callable[[], bool]
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancelled():
+            raise TaskCancelled("cancelled")
+
+
+class Extractor(ABC):
+    """A source: streams record batches, holding no more than a batch or two in memory."""
+
+    @abstractmethod
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """Yield the source's rows as record batches (all with the same schema)."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    rows_loaded: int
+    bytes_loaded: int
+
+
+class Loader(ABC):
+    """A destination: consumes a stream of record batches lazily, one at a time."""
+
+    @abstractmethod
+    def load(self, batches: Iterator[pa.RecordBatch]) -> LoadResult:
+        """Write every batch; on an exception leave the destination as it was."""
+
+
+ConfigT = TypeVar("ConfigT", bound=PluginConfig)
+PluginT = TypeVar("PluginT", bound=Extractor | Loader)
+
+
+@dataclass(frozen=True)
+class PluginSpec(Generic[ConfigT, PluginT]):
+    """How a plugin is found, configured and built; what an entry point points at."""
+
+    name: str
+    kind: PluginKind
+    config_model: type[ConfigT]
+    factory: Callable[[ConfigT, RunContext], PluginT]
+    description: str
+
+
+AnySpec = PluginSpec[Any, Any]

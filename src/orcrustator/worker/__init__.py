@@ -1,0 +1,1 @@
+"""The worker: claims runs and executes their tasks on a warm pool of executor processes."""
