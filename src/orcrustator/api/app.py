@@ -13,7 +13,9 @@ from orcrustator import __version__
 from orcrustator.api.deps import Services, current_user
 from orcrustator.api.errors import install_error_handlers
 from orcrustator.api.middleware import RequestContextMiddleware
+from orcrustator.api.openapi import install_openapi
 from orcrustator.api.routes import auth, health, jobs, plugins, runs, tasks, users
+from orcrustator.api.schemas.errors import error_responses
 from orcrustator.auth.throttle import LoginThrottle
 from orcrustator.db.engine import Database
 from orcrustator.db.repo import secrets as secrets_repo
@@ -68,11 +70,14 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
 
     app.include_router(health.router)
     api = APIRouter(prefix=API_PREFIX)
-    api.include_router(auth.router)
+    api.include_router(auth.router, responses=error_responses(422, 429))
     protected = [Depends(current_user)]
     for module in (users, jobs, tasks, runs, plugins):
-        api.include_router(module.router, dependencies=protected)
+        api.include_router(
+            module.router, dependencies=protected, responses=error_responses(401, 403, 404)
+        )
     app.include_router(api)
+    install_openapi(app)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

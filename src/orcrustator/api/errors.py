@@ -14,6 +14,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orcrustator.errors import (
@@ -74,6 +75,8 @@ def field_path(loc: Sequence[str | int]) -> str:
     parts = list(loc)
     if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form"):
         parts = parts[1:]
+    if parts and all(isinstance(p, int) for p in parts):
+        return "body"  # e.g. a JSON syntax error at a character offset
     text = ""
     for part in parts:
         if isinstance(part, int):
@@ -139,6 +142,14 @@ async def _orc_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, status, exc.message, field=exc.field, headers=headers)
 
 
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    # A value that passed validation but that the database cannot store (the backends differ
+    # in what they accept): the client's input, so a 422 that says so, never a 500.
+    assert isinstance(exc, DBAPIError)
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "invalid value"
+    return error_response(request, 422, f"the database cannot store a value sent: {reason}")
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.error(
         "unhandled error",
@@ -154,4 +165,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OrcError, _orc_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(Exception, _unexpected_error)

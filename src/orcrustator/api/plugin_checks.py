@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from orcrustator.errors import InvalidInput
 from orcrustator.plugins import registry
 from orcrustator.plugins.base import PluginKind
+from orcrustator.plugins.paths import DATA_DIR_CONTEXT_KEY
 
 
 def check_task_configs(
     *,
     extractor_config: Mapping[str, Any] | None,
     loader_config: Mapping[str, Any] | None,
+    data_dir: Path,
     prefix: str = "",
 ) -> None:
     """Raise InvalidInput whose field is the full path, e.g. `tasks[0].loader_config.table`."""
@@ -25,11 +28,11 @@ def check_task_configs(
         if config is None:
             continue
         try:
-            registry.validate_config(kind, config)
+            registry.validate_config(kind, config, context={DATA_DIR_CONTEXT_KEY: data_dir})
         except InvalidInput as exc:
-            inner = exc.field or "type"
-            field = f"{prefix}{key}.{inner}"
+            inner = exc.field
+            field = f"{prefix}{key}.{inner}" if inner else f"{prefix}{key}"
             detail = exc.message
-            if detail.startswith(f"{inner}: "):
+            if inner and detail.startswith(f"{inner}: "):
                 detail = detail[len(inner) + 2 :]
             raise InvalidInput(f"{field}: {detail}", field=field) from None

@@ -45,6 +45,20 @@ class PluginConfig(BaseModel):
 
 
 @dataclass
+class CursorState:
+    """The incremental cursor of one task, kept in the destination beside the rows.
+
+    The runner reads `start` from the loader before extraction; the extractor reads rows after
+    it and records the largest value it produced in `end`; the loader commits `end` in the same
+    transaction as the rows. A crash anywhere therefore neither skips nor repeats a row.
+    """
+
+    key: str
+    start: Any = None
+    end: Any = None
+
+
+@dataclass
 class RunContext:
     """What a plugin may know about, and report to, the run it is part of.
 
@@ -62,6 +76,11 @@ class RunContext:
     log: Callable[[str, str], None]
     progress: Callable[[int, int, int], None]
     cancelled: Callable[[], bool]
+    cursor: CursorState | None = None
+    """Set by the runner for incremental tasks before `batches()` is called."""
+    target_schema: pa.Schema | None = None
+    """The destination's existing column types, when the loader knows them: a hint extractors
+    may parse into directly (a CSV column straight to decimal128 instead of float, say)."""
 
     def raise_if_cancelled(self) -> None:
         if self.cancelled():
@@ -74,6 +93,10 @@ class Extractor(ABC):
     @abstractmethod
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Yield the source's rows as record batches (all with the same schema)."""
+
+    def cursor_key(self) -> str | None:
+        """For incremental extractors, a stable name of the cursor (e.g. its column)."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -88,6 +111,24 @@ class Loader(ABC):
     @abstractmethod
     def load(self, batches: Iterator[pa.RecordBatch]) -> LoadResult:
         """Write every batch; on an exception leave the destination as it was."""
+
+    def target_schema(self) -> pa.Schema | None:
+        """The destination's current column types, if it exists and the loader can tell."""
+        return None
+
+
+class StatefulLoader(Loader):
+    """A loader that can keep an incremental cursor in the destination, committed with rows."""
+
+    @abstractmethod
+    def read_cursor(self, key: str) -> Any:
+        """The committed cursor stored under `key`, or None before the first run."""
+
+    @abstractmethod
+    def load_with_cursor(
+        self, batches: Iterator[pa.RecordBatch], cursor: CursorState
+    ) -> LoadResult:
+        """Write the batches and store `cursor.end` under `cursor.key` in one transaction."""
 
 
 ConfigT = TypeVar("ConfigT", bound=PluginConfig)

@@ -103,7 +103,9 @@ def get_spec(kind: PluginKind, name: str) -> AnySpec:
     return spec
 
 
-def validate_config(kind: PluginKind, config: Mapping[str, Any]) -> PluginConfig:
+def validate_config(
+    kind: PluginKind, config: Mapping[str, Any], *, context: Mapping[str, Any] | None = None
+) -> PluginConfig:
     """The config as the plugin's model, or `InvalidInput` naming the offending option."""
     if not isinstance(config, Mapping):
         raise InvalidInput(f"{kind} config must be an object with a 'type'", field="type")
@@ -113,7 +115,9 @@ def validate_config(kind: PluginKind, config: Mapping[str, Any]) -> PluginConfig
         raise InvalidInput(f"{kind} config needs a 'type'; known: {known}", field="type")
     spec = get_spec(kind, name)
     try:
-        model: PluginConfig = spec.config_model.model_validate(dict(config))
+        model: PluginConfig = spec.config_model.model_validate(
+            dict(config), context=dict(context or {})
+        )
     except ValidationError as exc:
         raise _invalid_input(exc) from None
     return model
@@ -123,9 +127,13 @@ def _invalid_input(exc: ValidationError) -> InvalidInput:
     problems = []
     first_field: str | None = None
     for error in exc.errors(include_url=False):
-        path = ".".join(str(part) for part in error["loc"]) or "type"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        path = ".".join(str(part) for part in error["loc"])
+        if not path:  # a rule about the options together (e.g. "query or table")
+            problems.append(message)
+            continue
         first_field = first_field or path
-        problems.append(f"{path}: {error['msg']}")
+        problems.append(f"{path}: {message}")
     return InvalidInput("; ".join(problems), field=first_field)
 
 

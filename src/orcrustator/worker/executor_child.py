@@ -30,14 +30,17 @@ from typing import Any, Literal, Protocol
 import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
 from orcrustator.errors import InvalidInput, OrcError, Transient
-from orcrustator.plugins import registry
+from orcrustator.plugins import registry, secrets
 from orcrustator.plugins.base import (
+    CursorState,
     Extractor,
     Loader,
     PluginKind,
     RunContext,
+    StatefulLoader,
     TaskCancelled,
 )
+from orcrustator.plugins.paths import DATA_DIR_CONTEXT_KEY
 
 PROGRESS_INTERVAL = 0.5  # seconds between progress messages of one task: at most ~2/s
 
@@ -84,11 +87,12 @@ class _Reporter:
     def __init__(self, send: Callable[[tuple[Any, ...]], None]) -> None:
         self._send = send
         self.counters = [0, 0, 0]
+        self.secrets: set[str] = set()
         self._sent = (0, 0, 0)
         self._last_sent_at = time.monotonic()
 
     def log(self, level: str, message: str) -> None:
-        self._send(("log", str(level).upper(), str(message)))
+        self._send(("log", str(level).upper(), secrets.mask_text(str(message), self.secrets)))
 
     def progress(self, rows_extracted: int, rows_loaded: int, bytes_loaded: int) -> None:
         values = (rows_extracted, rows_loaded, bytes_loaded)
@@ -119,7 +123,7 @@ class _ForwardWarnings(logging.Handler):
             self.handleError(record)
 
 
-def _validated(kind: PluginKind, config: dict[str, Any]) -> Any:
+def _validated(kind: PluginKind, config: dict[str, Any], data_dir: Path) -> Any:
     name = config.get("type") if isinstance(config, dict) else None
     try:
         if isinstance(name, str):
@@ -127,7 +131,7 @@ def _validated(kind: PluginKind, config: dict[str, Any]) -> Any:
     except InvalidInput as exc:
         raise InvalidInput(exc.message, field=f"{kind}_config.type") from None
     try:
-        return registry.validate_config(kind, config)
+        return registry.validate_config(kind, config, context={DATA_DIR_CONTEXT_KEY: data_dir})
     except InvalidInput as exc:
         field = f"{kind}_config.{exc.field}" if exc.field else f"{kind}_config"
         raise InvalidInput(
@@ -151,9 +155,18 @@ def _counted(
 
 def run_task(spec: TaskSpec, reporter: _Reporter, cancelled: Callable[[], bool]) -> ChildResult:
     """Validate, build and run one task; every exception becomes a failed (or cancelled) result."""
+    secret_values: set[str] = set()
     try:
-        extractor_config = _validated("extractor", spec.extractor_config)
-        loader_config = _validated("loader", spec.loader_config)
+        data_dir = Path(spec.data_dir)
+        # References resolve here, in the task's process, from the worker's environment; the
+        # values are remembered so that no message leaving this process repeats them.
+        raw_extractor, used = secrets.resolve(spec.extractor_config, os.environ)
+        secret_values |= used
+        raw_loader, used = secrets.resolve(spec.loader_config, os.environ)
+        secret_values |= used
+        reporter.secrets = secret_values
+        extractor_config = _validated("extractor", raw_extractor, data_dir)
+        loader_config = _validated("loader", raw_loader, data_dir)
         ctx = RunContext(
             run_id=spec.run_id,
             job_id=spec.job_id,
@@ -170,9 +183,23 @@ def run_task(spec: TaskSpec, reporter: _Reporter, cancelled: Callable[[], bool])
         loader = registry.get_spec("loader", loader_config.type).factory(loader_config, ctx)
         if not isinstance(extractor, Extractor) or not isinstance(loader, Loader):
             raise TypeError("a plugin factory returned the wrong kind of object")
+        ctx.target_schema = loader.target_schema()
+        cursor_key = extractor.cursor_key()
+        if cursor_key is not None:
+            if not isinstance(loader, StatefulLoader):
+                raise InvalidInput(
+                    f"incremental extraction ({cursor_key}) needs a loader that keeps the cursor "
+                    f"with the rows (postgres or sqlite), not '{loader_config.type}'",
+                    field="loader_config.type",
+                )
+            key = f"{spec.job_id}:{spec.task_id}:{cursor_key}"
+            ctx.cursor = CursorState(key=key, start=loader.read_cursor(key))
         stream = _counted(extractor.batches(), reporter, cancelled)
         try:
-            result = loader.load(stream)
+            if ctx.cursor is not None and isinstance(loader, StatefulLoader):
+                result = loader.load_with_cursor(stream, ctx.cursor)
+            else:
+                result = loader.load(stream)
         finally:
             stream.close()
         reporter.progress(reporter.counters[0], result.rows_loaded, result.bytes_loaded)
@@ -192,9 +219,8 @@ def run_task(spec: TaskSpec, reporter: _Reporter, cancelled: Callable[[], bool])
             reporter.log("ERROR", f"{spec.label}: {traceback.format_exc().rstrip()}")
         transient = isinstance(exc, _TRANSIENT_ERRORS)
         extracted, loaded, nbytes = reporter.counters
-        return ChildResult(
-            "failed", extracted, loaded, nbytes, f"{spec.label}: {cause}", transient=transient
-        )
+        message = secrets.mask_text(f"{spec.label}: {cause}", secret_values)
+        return ChildResult("failed", extracted, loaded, nbytes, message, transient=transient)
 
 
 def child_main(conn: Connection, cancel_flag: CancelFlag) -> None:

@@ -33,8 +33,10 @@ async def login(
 ) -> Token:
     address = request.client.host if request.client else "unknown"
     services.throttle.check(form.username, address)
-    async with services.db.read() as conn:
-        user = await users_repo.find_by_username(conn, form.username)
+    user = None
+    if "\x00" not in form.username:  # no stored name holds NUL, and PostgreSQL rejects it
+        async with services.db.read() as conn:
+            user = await users_repo.find_by_username(conn, form.username)
     stored_hash = None if user is None else str(user["password_hash"])
     # Argon2 is deliberately slow: keep it off the event loop.
     ok = await to_thread.run_sync(verify_password, form.password, stored_hash)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Response, status
 from orcrustator.api.deps import CurrentUser, ServicesDep
 from orcrustator.api.plugin_checks import check_task_configs
 from orcrustator.api.presenters import job_detail, job_public
+from orcrustator.api.schemas.errors import error_responses
 from orcrustator.api.schemas.jobs import JobCreate, JobDetail, JobPublic, JobUpdate
 from orcrustator.db.repo import jobs as jobs_repo
 from orcrustator.db.repo import tasks as tasks_repo
@@ -35,12 +36,18 @@ async def list_jobs(
     return [job_public(r, now) for r in records]
 
 
-@router.post("", response_model=JobDetail, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=JobDetail,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409),
+)
 async def create_job(body: JobCreate, services: ServicesDep, _user: CurrentUser) -> JobDetail:
     for index, task in enumerate(body.tasks):
         check_task_configs(
             extractor_config=task.extractor_config,
             loader_config=task.loader_config,
+            data_dir=services.settings.data_dir,
             prefix=f"tasks[{index}].",
         )
     values = body.model_dump(exclude={"tasks"})
@@ -58,7 +65,7 @@ async def get_job(job_id: uuid.UUID, services: ServicesDep, _user: CurrentUser) 
     return job_detail(job, tasks)
 
 
-@router.patch("/{job_id}", response_model=JobDetail)
+@router.patch("/{job_id}", response_model=JobDetail, responses=error_responses(409))
 async def update_job(
     job_id: uuid.UUID, body: JobUpdate, services: ServicesDep, _user: CurrentUser
 ) -> JobDetail:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from orcrustator.api.deps import CurrentUser, ServicesDep
 from orcrustator.api.presenters import run_detail
+from orcrustator.api.schemas.errors import error_responses
 from orcrustator.api.schemas.runs import LogLine, RunDetail, RunPublic, RunStatus
 from orcrustator.db.repo import jobs as jobs_repo
 from orcrustator.db.repo import runs as runs_repo
@@ -80,7 +81,7 @@ async def get_run(run_id: uuid.UUID, services: ServicesDep, _user: CurrentUser) 
     return run_detail(run, task_runs)
 
 
-@router.post("/runs/{run_id}/cancel", response_model=RunPublic)
+@router.post("/runs/{run_id}/cancel", response_model=RunPublic, responses=error_responses(409))
 async def cancel_run(run_id: uuid.UUID, services: ServicesDep, _user: CurrentUser) -> RunPublic:
     async with services.db.write() as conn:
         record = await runs_repo.request_cancel(conn, run_id)

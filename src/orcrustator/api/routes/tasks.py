@@ -8,9 +8,11 @@ from fastapi import APIRouter, status
 
 from orcrustator.api.deps import CurrentUser, ServicesDep
 from orcrustator.api.plugin_checks import check_task_configs
+from orcrustator.api.schemas.errors import error_responses
 from orcrustator.api.schemas.jobs import TaskCreate, TaskPublic, TaskUpdate
 from orcrustator.db.repo import jobs as jobs_repo
 from orcrustator.db.repo import tasks as tasks_repo
+from orcrustator.plugins import secrets
 
 router = APIRouter(prefix="/jobs/{job_id}/tasks", tags=["tasks"])
 
@@ -25,11 +27,20 @@ async def list_tasks(
     return [TaskPublic.model_validate(r) for r in records]
 
 
-@router.post("", response_model=TaskPublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=TaskPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409),
+)
 async def create_task(
     job_id: uuid.UUID, body: TaskCreate, services: ServicesDep, _user: CurrentUser
 ) -> TaskPublic:
-    check_task_configs(extractor_config=body.extractor_config, loader_config=body.loader_config)
+    check_task_configs(
+        extractor_config=body.extractor_config,
+        loader_config=body.loader_config,
+        data_dir=services.settings.data_dir,
+    )
     async with services.db.write() as conn:
         await jobs_repo.get(conn, job_id)
         record = await tasks_repo.create(conn, job_id, body.model_dump())
@@ -45,7 +56,7 @@ async def get_task(
     return TaskPublic.model_validate(record)
 
 
-@router.patch("/{task_id}", response_model=TaskPublic)
+@router.patch("/{task_id}", response_model=TaskPublic, responses=error_responses(409))
 async def update_task(
     job_id: uuid.UUID,
     task_id: uuid.UUID,
@@ -54,11 +65,16 @@ async def update_task(
     _user: CurrentUser,
 ) -> TaskPublic:
     changes = body.changes()
-    check_task_configs(
-        extractor_config=changes.get("extractor_config"),
-        loader_config=changes.get("loader_config"),
-    )
     async with services.db.write() as conn:
+        stored = await tasks_repo.get(conn, job_id, task_id)
+        for key in ("extractor_config", "loader_config"):
+            if key in changes:  # a client may send back the masked secrets it was shown
+                changes[key] = secrets.unmask(changes[key], stored[key])
+        check_task_configs(
+            extractor_config=changes.get("extractor_config"),
+            loader_config=changes.get("loader_config"),
+            data_dir=services.settings.data_dir,
+        )
         record = (
             await tasks_repo.update(conn, job_id, task_id, changes)
             if changes

@@ -9,6 +9,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Query, status
 
 from orcrustator.api.deps import AdminUser, CurrentUser, ServicesDep
+from orcrustator.api.schemas.errors import error_responses
 from orcrustator.api.schemas.users import UserCreate, UserPublic
 from orcrustator.auth.passwords import hash_password
 from orcrustator.db.repo import users as users_repo
@@ -22,7 +23,12 @@ async def me(user: CurrentUser) -> UserPublic:
     return user
 
 
-@router.post("", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=UserPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409),
+)
 async def create_user(body: UserCreate, services: ServicesDep, _admin: AdminUser) -> UserPublic:
     password_hash = await to_thread.run_sync(hash_password, body.password)
     async with services.db.write() as conn:
@@ -44,7 +50,7 @@ async def list_users(
     return [UserPublic.model_validate(r) for r in records]
 
 
-@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(409))
 async def delete_user(user_id: uuid.UUID, services: ServicesDep, admin: AdminUser) -> None:
     if user_id == admin.user_id:
         raise Conflict("you cannot delete your own account")

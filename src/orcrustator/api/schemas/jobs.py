@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from orcrustator.api.schemas._base import PatchModel, RequestModel, ResponseModel
+from orcrustator.plugins import secrets
 from orcrustator.scheduler.cron import parse_schedule, validate_timezone
 
 PluginConfig = dict[str, Any]
@@ -54,10 +55,17 @@ class TaskPublic(ResponseModel):
     task_id: uuid.UUID
     job_id: uuid.UUID
     task_order: int
-    extractor_config: PluginConfig
-    loader_config: PluginConfig
+    extractor_config: PluginConfig = Field(description="secrets and URL passwords masked")
+    loader_config: PluginConfig = Field(description="secrets and URL passwords masked")
+
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("extractor_config", "loader_config")
+    @classmethod
+    def _mask(cls, value: PluginConfig) -> PluginConfig:
+        masked: PluginConfig = secrets.mask_config(value)
+        return masked
 
 
 class _JobOptions(RequestModel):

@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, computed_field
+from pydantic import Field, computed_field, field_validator
 
 from orcrustator.api.schemas._base import ResponseModel
+from orcrustator.plugins import secrets
 
 RunStatus = Literal["queued", "running", "success", "failed", "cancelled"]
 
@@ -58,8 +59,15 @@ class RunPublic(ResponseModel):
 class RunDetail(RunPublic):
     task_runs: list[TaskRunPublic]
     config_snapshot: list[dict[str, Any]] | None = Field(
-        default=None, description="the task configs this run executed with (secrets unresolved)"
+        default=None,
+        description="the task configs this run executed with (references unresolved, "
+        "secrets masked)",
     )
+
+    @field_validator("config_snapshot")
+    @classmethod
+    def _mask(cls, value: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        return None if value is None else [secrets.mask_config(task) for task in value]
 
 
 class LogLine(ResponseModel):

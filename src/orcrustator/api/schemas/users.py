@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from orcrustator.api.schemas._base import RequestModel, ResponseModel
 from orcrustator.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
@@ -15,6 +15,9 @@ USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,254}$"
 
 
 class UserCreate(RequestModel):
+    # Passwords are taken exactly as typed: login compares the unstripped form value.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
     username: str = Field(
         min_length=1,
         max_length=255,

@@ -1,0 +1,467 @@
+"""The sql extractor and the postgres / sqlite loaders on real databases, through the real task
+path (config validation, secrets, cursor state) that executor processes run."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from orcrustator.db.urls import parse_database_url
+from orcrustator.worker.executor import ExecutorPool
+from orcrustator.worker.executor_child import ChildResult, TaskSpec, _Reporter, run_task
+from tests.conftest import create_postgres_database, drop_postgres_database, postgres_server_url
+
+TYPED_DDL = """
+CREATE TABLE {name} (
+    id bigint, qty integer, score double precision, code text, active boolean,
+    created_date date, updated_at timestamptz, maybe_int integer, amount numeric(12,2)
+)
+"""
+ROWS = [
+    (
+        1,
+        10,
+        1.5,
+        'Grüße, "quoted"',
+        True,
+        date(2024, 1, 2),
+        datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+        None,
+        Decimal("1234567890.12"),
+    ),
+    (
+        2,
+        -3,
+        -0.25,
+        "naïve 🌍",
+        False,
+        date(1999, 12, 31),
+        datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC),
+        7,
+        Decimal("-0.01"),
+    ),
+    (3, None, None, None, None, None, None, None, None),
+]
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    url = create_postgres_database(postgres_server_url(), "orc_plugins")
+    yield url
+    drop_postgres_database(url)
+
+
+@pytest.fixture
+def pg(pg_url: str) -> Iterator[sa.engine.Engine]:
+    engine = sa.create_engine(parse_database_url(pg_url).sync_url, poolclass=sa.pool.NullPool)
+    yield engine
+    engine.dispose()
+
+
+def table_name() -> str:
+    return f"t_{uuid.uuid4().hex[:8]}"
+
+
+def run(
+    extractor: dict[str, Any], loader: dict[str, Any], data_dir: Path, *, task_id: str = "task-1"
+) -> ChildResult:
+    messages: list[tuple[Any, ...]] = []
+    spec = TaskSpec(
+        run_id=str(uuid.uuid4()),
+        job_id="job-1",
+        task_id=task_id,
+        task_order=1,
+        extractor_config=extractor,
+        loader_config=loader,
+        data_dir=str(data_dir),
+    )
+    return run_task(spec, _Reporter(messages.append), lambda: False)
+
+
+def pg_rows(engine: sa.engine.Engine, table: str) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(f'SELECT * FROM "{table}" ORDER BY 1'))]
+
+
+def make_source(engine: sa.engine.Engine, rows: list[tuple[Any, ...]] = ROWS) -> str:
+    name = table_name()
+    with engine.begin() as conn:
+        conn.execute(sa.text(TYPED_DDL.format(name=f'"{name}"')))
+        for row in rows:
+            conn.execute(
+                sa.text(f'INSERT INTO "{name}" VALUES (:a,:b,:c,:d,:e,:f,:g,:h,:i)'),
+                dict(zip("abcdefghi", row, strict=True)),
+            )
+    return name
+
+
+def test_postgres_to_postgres_keeps_every_type(
+    pg: sa.engine.Engine, pg_url: str, tmp_path: Path
+) -> None:
+    source, dest = make_source(pg), table_name()
+    result = run(
+        {"type": "sql", "url": pg_url, "table": source},
+        {"type": "postgres", "url": pg_url, "table": dest},
+        tmp_path,
+    )
+    assert result.status == "success", result.error_message
+    assert (result.rows_extracted, result.rows_loaded) == (3, 3)
+    assert pg_rows(pg, dest) == ROWS
+    with pg.connect() as conn:
+        types = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_name = :t"
+                ),
+                {"t": dest},
+            ).all()
+        )
+    assert types["amount"] == "numeric"
+    assert types["updated_at"] == "timestamp with time zone"
+    assert types["created_date"] == "date"
+    assert types["qty"] == "integer"
+
+
+def test_postgres_to_sqlite_and_back(pg: sa.engine.Engine, pg_url: str, tmp_path: Path) -> None:
+    source, back = make_source(pg), table_name()
+    to_sqlite = run(
+        {"type": "sql", "url": pg_url, "table": source},
+        {"type": "sqlite", "path": "out.db", "table": "copy"},
+        tmp_path,
+    )
+    assert to_sqlite.status == "success", to_sqlite.error_message
+    from_sqlite = run(
+        {"type": "sql", "url": "sqlite:///out.db", "table": "copy"},
+        {"type": "postgres", "url": pg_url, "table": back},
+        tmp_path,
+    )
+    assert from_sqlite.status == "success", from_sqlite.error_message
+    assert pg_rows(pg, back) == ROWS
+
+
+def test_replace_is_atomic_and_a_failed_load_changes_nothing(
+    pg: sa.engine.Engine, pg_url: str, tmp_path: Path
+) -> None:
+    dest = table_name()
+    first = run(
+        {"type": "generate", "rows": 5},
+        {"type": "postgres", "url": pg_url, "table": dest},
+        tmp_path,
+    )
+    assert first.status == "success", first.error_message
+    before = pg_rows(pg, dest)
+    failed = run(
+        {"type": "generate", "rows": 50, "batch_size": 10, "fail_after_rows": 30},
+        {"type": "postgres", "url": pg_url, "table": dest, "mode": "replace"},
+        tmp_path,
+    )
+    assert failed.status == "failed"
+    assert pg_rows(pg, dest) == before
+    replaced = run(
+        {"type": "generate", "rows": 7, "seed": 3},
+        {"type": "postgres", "url": pg_url, "table": dest, "mode": "replace"},
+        tmp_path,
+    )
+    assert replaced.status == "success", replaced.error_message
+    assert len(pg_rows(pg, dest)) == 7
+    with pg.connect() as conn:
+        leftovers = conn.execute(
+            sa.text("SELECT count(*) FROM pg_tables WHERE tablename LIKE :p"),
+            {"p": f"{dest}__orc_%"},
+        ).scalar()
+    assert leftovers == 0
+
+
+def test_append_failure_midway_leaves_the_table_unchanged(
+    pg: sa.engine.Engine, pg_url: str, tmp_path: Path
+) -> None:
+    dest = table_name()
+    run(
+        {"type": "generate", "rows": 3},
+        {"type": "postgres", "url": pg_url, "table": dest},
+        tmp_path,
+    )
+    failed = run(
+        {"type": "generate", "rows": 100, "batch_size": 10, "fail_after_rows": 50},
+        {"type": "postgres", "url": pg_url, "table": dest},
+        tmp_path,
+    )
+    assert failed.status == "failed"
+    assert "task 1 (generate → postgres)" in (failed.error_message or "")
+    assert len(pg_rows(pg, dest)) == 3
+
+
+def test_merge_upserts_on_key(pg: sa.engine.Engine, pg_url: str, tmp_path: Path) -> None:
+    source = make_source(pg)
+    dest = table_name()
+    loader = {"type": "postgres", "url": pg_url, "table": dest, "mode": "merge", "key": ["id"]}
+    assert (
+        run({"type": "sql", "url": pg_url, "table": source}, loader, tmp_path).status == "success"
+    )
+    with pg.begin() as conn:
+        conn.execute(sa.text(f'UPDATE "{source}" SET qty = 99 WHERE id = 1'))
+        conn.execute(sa.text(f'INSERT INTO "{source}" (id, qty) VALUES (4, 4)'))
+    again = run({"type": "sql", "url": pg_url, "table": source}, loader, tmp_path)
+    assert again.status == "success", again.error_message
+    rows = pg_rows(pg, dest)
+    assert [r[0] for r in rows] == [1, 2, 3, 4]
+    assert rows[0][1] == 99
+
+
+def test_merge_refuses_null_keys(pg: sa.engine.Engine, pg_url: str, tmp_path: Path) -> None:
+    source = make_source(pg, [*ROWS, (None, 1, None, None, None, None, None, None, None)])
+    result = run(
+        {"type": "sql", "url": pg_url, "table": source},
+        {"type": "postgres", "url": pg_url, "table": table_name(), "mode": "merge", "key": ["id"]},
+        tmp_path,
+    )
+    assert result.status == "failed"
+    assert "null" in (result.error_message or "").lower()
+
+
+def test_new_source_columns_are_added_as_nullable(
+    pg: sa.engine.Engine, pg_url: str, tmp_path: Path
+) -> None:
+    dest = table_name()
+    with pg.begin() as conn:
+        conn.execute(sa.text(f'CREATE TABLE "{dest}" (id bigint NOT NULL, label text)'))
+    ok = run(
+        {"type": "generate", "rows": 2},
+        {"type": "postgres", "url": pg_url, "table": dest},
+        tmp_path,
+    )
+    assert ok.status == "success", ok.error_message
+    with pg.connect() as conn:
+        columns = conn.execute(
+            sa.text(
+                "SELECT column_name, is_nullable, data_type FROM information_schema.columns "
+                "WHERE table_name = :t ORDER BY ordinal_position"
+            ),
+            {"t": dest},
+        ).all()
+    assert [tuple(c) for c in columns] == [
+        ("id", "NO", "bigint"),
+        ("label", "YES", "text"),
+        ("value", "YES", "double precision"),
+        ("ts", "YES", "timestamp with time zone"),
+    ]
+
+
+def test_type_conflict_fails_with_both_types(
+    pg: sa.engine.Engine, pg_url: str, tmp_path: Path
+) -> None:
+    dest = table_name()
+    with pg.begin() as conn:
+        conn.execute(sa.text(f'CREATE TABLE "{dest}" (id bigint, value date)'))
+    result = run(
+        {"type": "generate", "rows": 2},
+        {"type": "postgres", "url": pg_url, "table": dest},
+        tmp_path,
+    )
+    assert result.status == "failed"
+    message = result.error_message or ""
+    assert "column 'value'" in message
+    assert "date" in message
+    assert "double" in message
+    assert pg_rows(pg, dest) == []
+
+
+def test_incremental_loads_each_row_exactly_once(
+    pg: sa.engine.Engine, pg_url: str, tmp_path: Path
+) -> None:
+    source, dest = make_source(pg), table_name()
+    extractor = {"type": "sql", "url": pg_url, "table": source, "cursor_column": "id"}
+    loader = {"type": "postgres", "url": pg_url, "table": dest}
+    assert run(extractor, loader, tmp_path).rows_loaded == 3
+    assert run(extractor, loader, tmp_path).rows_loaded == 0, "nothing new: nothing loaded"
+    with pg.begin() as conn:
+        conn.execute(sa.text(f'INSERT INTO "{source}" (id, qty) VALUES (4, 1), (5, 2)'))
+    assert run(extractor, loader, tmp_path).rows_loaded == 2
+    assert [r[0] for r in pg_rows(pg, dest)] == [1, 2, 3, 4, 5]
+    with pg.connect() as conn:
+        stored = conn.execute(sa.text("SELECT cursor_value FROM orc_cursor_state")).scalars().all()
+    assert any('"value": 5' in s for s in stored)
+
+
+def test_incremental_into_sqlite(pg: sa.engine.Engine, pg_url: str, tmp_path: Path) -> None:
+    source = make_source(pg)
+    extractor = {"type": "sql", "url": pg_url, "table": source, "cursor_column": "updated_at"}
+    loader = {"type": "sqlite", "path": "inc.db", "table": "events"}
+    assert run(extractor, loader, tmp_path).rows_loaded == 3
+    with pg.begin() as conn:
+        conn.execute(
+            sa.text(f"INSERT INTO \"{source}\" (id, updated_at) VALUES (9, '2030-01-01T00:00:00Z')")
+        )
+    assert run(extractor, loader, tmp_path).rows_loaded == 1
+    with sqlite3.connect(tmp_path / "inc.db") as conn:
+        ids = sorted(r[0] for r in conn.execute("SELECT id FROM events"))
+    assert ids == [1, 2, 3, 9]
+
+
+def test_incremental_needs_a_stateful_loader(
+    pg: sa.engine.Engine, pg_url: str, tmp_path: Path
+) -> None:
+    source = make_source(pg)
+    result = run(
+        {"type": "sql", "url": pg_url, "table": source, "cursor_column": "id"},
+        {"type": "null"},
+        tmp_path,
+    )
+    assert result.status == "failed"
+    assert "postgres or sqlite" in (result.error_message or "")
+
+
+def test_exactly_once_when_the_executor_is_killed_mid_load(
+    pg: sa.engine.Engine, pg_url: str, tmp_path: Path
+) -> None:
+    source, dest = table_name(), table_name()
+    with pg.begin() as conn:
+        conn.execute(
+            sa.text(
+                f'CREATE TABLE "{source}" AS SELECT g AS id, md5(g::text) AS v '
+                "FROM generate_series(1, 200000) g"
+            )
+        )
+    extractor = {
+        "type": "sql",
+        "url": pg_url,
+        "table": source,
+        "cursor_column": "id",
+        "batch_size": 1000,
+    }
+    loader = {"type": "postgres", "url": pg_url, "table": dest}
+
+    async def killed_midway() -> str:
+        async with ExecutorPool(1) as pool:
+            spec = TaskSpec(
+                run_id="r",
+                job_id="job-k",
+                task_id="task-k",
+                task_order=1,
+                extractor_config=extractor,
+                loader_config=loader,
+                data_dir=str(tmp_path),
+            )
+            progress: list[int] = []
+
+            def on_event(event: Any) -> None:
+                if getattr(event, "kind", "") == "progress":
+                    progress.append(event.rows_extracted)
+
+            task = asyncio.create_task(pool.run_task(spec, on_event=on_event))
+            while not progress or progress[-1] < 20_000:
+                await asyncio.sleep(0.01)
+                if task.done():
+                    break
+            import os
+            import signal
+
+            for pid in pool.pids:
+                os.kill(pid, signal.SIGKILL)
+            outcome = await task
+            return outcome.status
+
+    status = asyncio.run(killed_midway())
+    assert status == "failed"
+    assert not _exists(pg, dest) or pg_rows(pg, dest) == [], "nothing of the killed load"
+    finished = run(extractor, loader, tmp_path, task_id="task-k")
+    assert finished.status == "success", finished.error_message
+    with pg.connect() as conn:
+        count, distinct = conn.execute(
+            sa.text(f'SELECT count(*), count(DISTINCT id) FROM "{dest}"')
+        ).one()
+    assert (count, distinct) == (200_000, 200_000)
+
+
+def _exists(engine: sa.engine.Engine, table: str) -> bool:
+    with engine.connect() as conn:
+        return bool(
+            conn.execute(
+                sa.text("SELECT to_regclass(:t) IS NOT NULL"), {"t": f'"{table}"'}
+            ).scalar()
+        )
+
+
+@pytest.mark.parametrize("table", ["t; DROP TABLE users", 'x"y', "a.b.c", "1abc", ""])
+def test_table_names_are_validated(table: str, pg_url: str, tmp_path: Path) -> None:
+    result = run(
+        {"type": "generate", "rows": 1},
+        {"type": "postgres", "url": pg_url, "table": table},
+        tmp_path,
+    )
+    assert result.status == "failed"
+    assert "table: " in (result.error_message or "")
+    assert "is not a table name" in (result.error_message or "")
+
+
+def test_secret_reference_resolves_and_never_shows(
+    pg: sa.engine.Engine, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORC_TEST_DEST_URL", pg_url)
+    dest = table_name()
+    ok = run(
+        {"type": "generate", "rows": 2},
+        {"type": "postgres", "url": "${env:ORC_TEST_DEST_URL}", "table": dest},
+        tmp_path,
+    )
+    assert ok.status == "success", ok.error_message
+    bad_url = pg_url.replace("postgres@", "postgres:hunter2secret@").rsplit("/", 1)[0] + "/nope_db"
+    monkeypatch.setenv("ORC_TEST_BAD_URL", bad_url)
+    failed = run(
+        {"type": "generate", "rows": 2},
+        {"type": "postgres", "url": "${env:ORC_TEST_BAD_URL}", "table": dest},
+        tmp_path,
+    )
+    assert failed.status == "failed"
+    assert "hunter2secret" not in (failed.error_message or "")
+    missing = run(
+        {"type": "generate", "rows": 2},
+        {"type": "postgres", "url": "${env:NOT_SET_ANYWHERE}", "table": dest},
+        tmp_path,
+    )
+    assert "NOT_SET_ANYWHERE" in (missing.error_message or "")
+
+
+def test_sqlite_loader_modes(tmp_path: Path) -> None:
+    loader = {"type": "sqlite", "path": "db/modes.db", "table": "t"}
+    assert run({"type": "generate", "rows": 5}, loader, tmp_path).status == "success"
+    assert run({"type": "generate", "rows": 5}, loader, tmp_path).status == "success"
+    failed = run(
+        {"type": "generate", "rows": 20, "batch_size": 5, "fail_after_rows": 10},
+        {**loader, "mode": "replace"},
+        tmp_path,
+    )
+    assert failed.status == "failed"
+    with sqlite3.connect(tmp_path / "db/modes.db") as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 10
+    merged = run(
+        {"type": "generate", "rows": 7}, {**loader, "mode": "merge", "key": ["id"]}, tmp_path
+    )
+    assert merged.status == "success", merged.error_message
+    with sqlite3.connect(tmp_path / "db/modes.db") as conn:
+        assert conn.execute("SELECT count(*), count(DISTINCT id) FROM t").fetchone() == (7, 7)
+    replaced = run({"type": "generate", "rows": 2}, {**loader, "mode": "replace"}, tmp_path)
+    assert replaced.status == "success", replaced.error_message
+    with sqlite3.connect(tmp_path / "db/modes.db") as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 2
+
+
+@pytest.mark.parametrize("path", ["../outside.db", "/etc/passwd.db"])
+def test_sqlite_paths_stay_in_the_data_dir(path: str, tmp_path: Path) -> None:
+    result = run(
+        {"type": "generate", "rows": 1},
+        {"type": "sqlite", "path": path, "table": "t"},
+        tmp_path / "data",
+    )
+    assert result.status == "failed"
+    assert "outside the data directory" in (result.error_message or "")
