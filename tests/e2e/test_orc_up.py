@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -46,6 +47,18 @@ def _drive_api(base: str, password: str) -> None:
         assert [r["run_id"] for r in runs if r["triggered_by"] == "manual"] == [
             run.json()["run_id"]
         ]
+        # The engine runs in the same process: the run reaches success with its rows recorded.
+        run_url = f"/api/v1/runs/{run.json()['run_id']}"
+        deadline = time.monotonic() + 30
+        detail = http.get(run_url).json()
+        while detail["status"] not in ("success", "failed") and time.monotonic() < deadline:
+            time.sleep(0.1)
+            detail = http.get(run_url).json()
+        assert detail["status"] == "success", detail
+        assert [t["rows_loaded"] for t in detail["task_runs"]] == [5]
+        logs = http.get(f"{run_url}/logs").json()
+        assert any("task 1 (generate → null)" in line["message"] for line in logs)
+        assert http.get(f"/api/v1/jobs/{job_id}").json()["next_run_at"] is not None
         bad = http.post("/api/v1/jobs", json={"job_name": "bad", "schedule": "every day"})
         assert bad.status_code == 422
         assert bad.json()["field"] == "schedule"
