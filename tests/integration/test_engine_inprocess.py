@@ -197,14 +197,15 @@ def test_scheduler_enqueues_slots_that_workers_run(clean_database: str) -> None:
                     .order_by(job_runs.c.scheduled_for)
                 )
             ).all()
-        assert 2 <= len(rows) <= 5
+        assert 2 <= len(rows) <= 6
         assert {r.triggered_by for r in rows} == {"scheduled"}
         slots = [r.scheduled_for for r in rows]
         assert slots == [slots[0] + timedelta(seconds=i) for i in range(len(slots))]
         finished = [r for r in rows if r.status == "success"]
         assert finished, "the worker ran the scheduled runs"
         for r in finished:
-            assert r.started_at - r.scheduled_for < timedelta(seconds=1)
+            # Start delay is measured by bench/control_plane.py; here only its order of magnitude.
+            assert r.started_at - r.scheduled_for < timedelta(seconds=3)
         assert all(s.microsecond == 0 for s in slots)
         assert slots[-1] <= datetime.now(UTC)
 

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from orcrustator.auth.tokens import verify_token
 from orcrustator.errors import (
     AuthError,
     Conflict,
@@ -93,8 +94,36 @@ def _clean(message: str) -> str:
     return message
 
 
+def _unauthenticated(request: Request) -> bool:
+    """True for a protected route called without a valid token.
+
+    FastAPI parses a JSON body before it runs the route's dependencies, so a malformed body
+    would otherwise answer 422 ahead of the missing token's 401 and tell an anonymous caller
+    more than "log in first".
+    """
+    path = request.url.path
+    if not path.startswith("/api/v1/") or path == "/api/v1/auth/token":
+        return False
+    services = getattr(request.app.state, "services", None)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if services is None or scheme.lower() != "bearer" or not token:
+        return True
+    try:
+        verify_token(services.token_key, token)
+    except AuthError:
+        return True
+    return False
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if _unauthenticated(request):
+        return error_response(
+            request,
+            401,
+            "not authenticated: send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     errors = []
     for err in exc.errors():
         path = field_path(err.get("loc", ()))
@@ -139,7 +168,11 @@ async def _orc_error(request: Request, exc: Exception) -> JSONResponse:
         status = 422
     else:
         status = 400
-    return error_response(request, status, exc.message, field=exc.field, headers=headers)
+    field = exc.field
+    message = exc.message.removeprefix(f"{field}: ") if field else exc.message
+    detail = f"{field}: {message}" if field else message
+    errors = [{"field": field, "message": message}] if field else []
+    return error_response(request, status, detail, field=field, errors=errors, headers=headers)
 
 
 async def _data_error(request: Request, exc: Exception) -> JSONResponse:
