@@ -1,0 +1,1 @@
+"""The contract suite: every registered extractor and loader passes the same tests."""
