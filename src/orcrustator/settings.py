@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     drain_seconds: float = Field(
         default=30.0, ge=0, description="on SIGTERM, how long in-flight runs may take to finish"
     )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="`orc worker` / `orc scheduler` serve their own /metrics here (0: off)",
+    )
     max_catchup_runs: int = Field(
         default=100, ge=1, description="with catchup on, at most this many missed slots are run"
     )

@@ -59,6 +59,19 @@ def _drive_api(base: str, password: str) -> None:
         logs = http.get(f"{run_url}/logs").json()
         assert any("task 1 (generate → null)" in line["message"] for line in logs)
         assert http.get(f"/api/v1/jobs/{job_id}").json()["next_run_at"] is not None
+        scrape = http.get("/metrics").text
+        for line in (
+            'orc_runs_finished_total{job="e2e",status="success"}',
+            'orc_rows_loaded_total{job="e2e"}',
+            'orc_run_duration_seconds_count{job="e2e"}',
+            "orc_live_workers 1.0",
+            "orc_live_schedulers 1.0",
+            'orc_runs{status="running"}',
+            "orc_queue_depth",
+            "orc_scheduler_heartbeat_age_seconds",
+            "orc_run_start_delay_seconds_bucket",
+        ):
+            assert line in scrape, f"{line} missing from /metrics"
         bad = http.post("/api/v1/jobs", json={"job_name": "bad", "schedule": "every day"})
         assert bad.status_code == 422
         assert bad.json()["field"] == "schedule"

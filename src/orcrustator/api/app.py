@@ -14,7 +14,7 @@ from orcrustator.api.deps import Services, current_user
 from orcrustator.api.errors import install_error_handlers
 from orcrustator.api.middleware import RequestContextMiddleware
 from orcrustator.api.openapi import install_openapi
-from orcrustator.api.routes import auth, health, jobs, plugins, runs, tasks, users
+from orcrustator.api.routes import auth, health, jobs, metrics, plugins, runs, tasks, users
 from orcrustator.api.schemas.errors import error_responses
 from orcrustator.auth.throttle import LoginThrottle
 from orcrustator.db.engine import Database
@@ -69,6 +69,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(health.router)
+    app.include_router(metrics.router)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth.router, responses=error_responses(422, 429))
     protected = [Depends(current_user)]

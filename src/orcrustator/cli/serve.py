@@ -39,6 +39,13 @@ def _run(settings: Settings, *, api: bool, scheduler: bool, worker: bool) -> Non
 
     configure_logging(settings.log_level, json=settings.log_json)
     db_url = database_url_or_exit(settings)
+    if not api and settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        from orcrustator.metrics import REGISTRY
+
+        # Without an api in this process, the worker's or scheduler's own counters go here.
+        start_http_server(settings.metrics_port, addr=settings.host, registry=REGISTRY)
 
     async def main() -> None:
         db = Database(db_url, pool_size=settings.db_pool_size)

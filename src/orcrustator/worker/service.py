@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from orcrustator import metrics
 from orcrustator.db import notify
 from orcrustator.db.engine import Database
 from orcrustator.db.repo import dispatch, instances
@@ -42,6 +43,7 @@ class _InFlight:
     task_run_id: uuid.UUID | None = None
     progress: tuple[int, int, int] | None = None
     progress_saved: tuple[int, int, int] | None = None
+    rows_loaded: int = 0
 
 
 class Worker:
@@ -78,6 +80,9 @@ class Worker:
                         await _wait_any(stop.wait(), timeout=self.settings.poll_seconds)
                         continue
                 for run in claimed:
+                    if run.scheduled_for is not None and run.attempt == 1:
+                        delay = (run.started_at - run.scheduled_for).total_seconds()
+                        metrics.START_DELAY.observe(max(0.0, delay))
                     state = _InFlight(run)
                     self._inflight[run.run_id] = state
                     task = asyncio.create_task(self._execute(state), name=f"run-{run.run_id}")
@@ -190,6 +195,7 @@ class Worker:
                 f"task {task.task_order} ({extractor} → {loader}): timed out "
                 f"(job timeout_seconds={run.timeout_seconds})"
             )
+        state.rows_loaded += outcome.rows_loaded
         level = "INFO" if outcome.status == "success" else "ERROR"
         summary = (
             f"task {task.task_order} {outcome.status}: {outcome.rows_extracted} rows extracted, "
@@ -235,10 +241,15 @@ class Worker:
         if state.lost:
             return
         now = _utcnow()
+        retrying = status == "failed" and run.retries_left
+        metrics.RUNS_FINISHED.labels(run.job_name, "retrying" if retrying else status).inc()
+        metrics.RUN_DURATION.labels(run.job_name).observe((now - run.started_at).total_seconds())
+        if state.rows_loaded:
+            metrics.ROWS_LOADED.labels(run.job_name).inc(state.rows_loaded)
         async with self.db.write() as conn:
             await dispatch.append_logs(conn, run.run_id, state.logs)
             state.logs.clear()
-            if status == "failed" and run.retries_left:
+            if retrying:
                 delay = run.backoff().total_seconds()
                 await dispatch.append_logs(
                     conn, run.run_id, [(now, "WARNING", f"retrying in {delay:g} s")]
