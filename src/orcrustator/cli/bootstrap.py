@@ -7,6 +7,7 @@ import secrets
 from orcrustator.auth.passwords import check_password_policy, hash_password
 from orcrustator.db.engine import Database
 from orcrustator.db.repo import users as users_repo
+from orcrustator.errors import Conflict
 from orcrustator.settings import Settings
 
 ADMIN_USERNAME = "admin"
@@ -23,7 +24,10 @@ async def ensure_admin(settings: Settings, db: Database) -> str | None:
             generated = None
         else:
             password = generated = secrets.token_urlsafe(18)
-        await users_repo.create(
-            conn, username=ADMIN_USERNAME, password_hash=hash_password(password), is_admin=True
-        )
+        try:
+            await users_repo.create(
+                conn, username=ADMIN_USERNAME, password_hash=hash_password(password), is_admin=True
+            )
+        except Conflict:
+            return None  # another api process bootstrapped at the same moment
     return generated

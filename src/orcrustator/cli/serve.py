@@ -80,6 +80,18 @@ def _require_migrated(settings: Settings) -> None:
         )
 
 
+def _bootstrap_admin(settings: Settings) -> None:
+    generated = run_with_database(settings, lambda db: ensure_admin(settings, db))
+    if generated:
+        console.print(
+            Panel(
+                f"username: [bold]{ADMIN_USERNAME}[/]\npassword: [bold]{generated}[/]\n\n"
+                "Shown once. Set ORC_ADMIN_PASSWORD before the first start to choose it.",
+                title="first start: admin account created",
+            )
+        )
+
+
 def up(
     host: HostOption = None, port: PortOption = None, concurrency: ConcurrencyOption = None
 ) -> None:
@@ -94,15 +106,7 @@ def up(
         migrate.upgrade(db_url)
     except OperationalError as exc:
         raise fail(f"cannot reach {db_url.display()}: {exc.orig}") from exc
-    generated = run_with_database(settings, lambda db: ensure_admin(settings, db))
-    if generated:
-        console.print(
-            Panel(
-                f"username: [bold]{ADMIN_USERNAME}[/]\npassword: [bold]{generated}[/]\n\n"
-                "Shown once. Set ORC_ADMIN_PASSWORD before the first start to choose it.",
-                title="first start: admin account created",
-            )
-        )
+    _bootstrap_admin(settings)
     console.print(
         f"orc-rust-ator on http://{settings.host}:{settings.port}  ({db_url.display()}, "
         f"{settings.worker_concurrency} worker slots)"
@@ -111,9 +115,11 @@ def up(
 
 
 def api(host: HostOption = None, port: PortOption = None) -> None:
-    """Serve the REST API only (many machines; run `orc db upgrade` first)."""
+    """Serve the REST API only (many machines; run `orc db upgrade` first). On an empty users
+    table it creates `admin` as `orc up` does."""
     settings = _with_overrides(settings_or_exit(), host=host, port=port)
     _require_migrated(settings)
+    _bootstrap_admin(settings)
     _run(settings, api=True, scheduler=False, worker=False)
 
 
