@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     drain_seconds: float = Field(
         default=30.0, ge=0, description="on SIGTERM, how long in-flight runs may take to finish"
     )
+    progress_log_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="a long task writes a progress line to its run log this often",
+    )
     metrics_port: int = Field(
         default=0,
         ge=0,

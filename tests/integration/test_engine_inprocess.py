@@ -26,6 +26,7 @@ def engine_settings(database_url: str, **overrides: Any) -> Settings:
         "heartbeat_seconds": 0.3,
         "poll_seconds": 0.5,
         "drain_seconds": 5,
+        "progress_log_seconds": 0.5,
         "_env_file": None,
     }
     values.update(overrides)
@@ -210,3 +211,33 @@ def test_scheduler_enqueues_slots_that_workers_run(clean_database: str) -> None:
         assert slots[-1] <= datetime.now(UTC)
 
     with_engine(clean_database, scenario, scheduler=True)
+
+
+def test_progress_shows_while_a_long_task_runs(clean_database: str) -> None:
+    slow = {
+        "extractor": {"type": "generate", "rows": 40, "batch_size": 1, "sleep_seconds": 0.05},
+        "loader": {"type": "null"},
+    }
+
+    async def scenario(db: Database) -> None:
+        job_id = await create_job(db, [slow])
+        async with db.write() as conn:
+            run_id = (await runs.create_manual(conn, job_id))["run_id"]
+        await wait_for(db, run_id, {"running"})
+        seen_midway = 0
+        while True:
+            async with db.read() as conn:
+                row = await runs.get(conn, run_id)
+                tasks = await runs.task_runs_for(conn, run_id)
+            if tasks and 0 < tasks[0]["rows_extracted"] < 40 and row["status"] == "running":
+                seen_midway = tasks[0]["rows_extracted"]
+            if row["status"] != "running":
+                break
+            await asyncio.sleep(0.1)
+        assert row["status"] == "success"
+        assert seen_midway > 0, "the run showed its row counts while it ran"
+        async with db.read() as conn:
+            lines = await runs.logs_for(conn, run_id)
+        assert any("rows extracted" in line["message"] for line in lines)
+
+    with_engine(clean_database, scenario)

@@ -44,6 +44,8 @@ class _InFlight:
     progress: tuple[int, int, int] | None = None
     progress_saved: tuple[int, int, int] | None = None
     rows_loaded: int = 0
+    task_order: int = 0
+    progress_logged_at: float = 0.0
 
 
 class Worker:
@@ -169,6 +171,8 @@ class Worker:
         async with self.db.write() as conn:
             state.task_run_id = await dispatch.start_task(conn, run, task, now)
         state.progress = state.progress_saved = None
+        state.task_order = task.task_order
+        state.progress_logged_at = asyncio.get_running_loop().time()
         timeout = None
         if deadline is not None:
             timeout = max(0.0, deadline - asyncio.get_running_loop().time())
@@ -302,6 +306,21 @@ class Worker:
                     state.logs.clear()
                 if state.task_run_id and state.progress and state.progress != state.progress_saved:
                     extracted, loaded, nbytes = state.progress
+                    clock = asyncio.get_running_loop().time()
+                    if clock - state.progress_logged_at >= self.settings.progress_log_seconds:
+                        state.progress_logged_at = clock
+                        await dispatch.append_logs(
+                            conn,
+                            state.run.run_id,
+                            [
+                                (
+                                    now,
+                                    "INFO",
+                                    f"task {state.task_order}: {extracted:,} rows "
+                                    f"extracted, {loaded:,} loaded, {nbytes:,} bytes",
+                                )
+                            ],
+                        )
                     await dispatch.update_task(
                         conn,
                         state.task_run_id,
