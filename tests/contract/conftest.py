@@ -38,7 +38,9 @@ and for an extractor, write the given table into the source and say how to extra
             return Source({"type": "http", "url": server.url, "records_path": "items",
                            "columns": {f.name: str(f.type) for f in table.schema}}, table)
 
-Resources an adapter opens (servers, databases) go on `env.cleanup`, closed after the test.
+Resources an adapter opens (servers, databases) go on `env.cleanup`, closed after the test;
+ones too slow to open per test (a PostgreSQL database) come from `env.shared.get(key, open)`,
+opened on first use and closed at the end of the session.
 Adapters that need a service not available here call `pytest.skip` (the CI run fails skips).
 """
 
@@ -83,6 +85,25 @@ class ContractEnv:
     data_dir: Path
     name: str
     cleanup: ExitStack
+    shared: Shared
+
+
+SharedT = TypeVar("SharedT")
+
+
+class Shared:
+    """Resources the whole session shares (a database is slow to create), closed at its end."""
+
+    def __init__(self, cleanup: ExitStack) -> None:
+        self.cleanup = cleanup
+        self._opened: dict[str, Any] = {}
+
+    def get(self, key: str, open_: Callable[[ExitStack], SharedT]) -> SharedT:
+        """`open_(cleanup)` on first use (what it puts on `cleanup` runs after the session)."""
+        if key not in self._opened:
+            self._opened[key] = open_(self.cleanup)
+        value: SharedT = self._opened[key]
+        return value
 
 
 class Probe:
@@ -159,12 +180,19 @@ def register(cls: AdapterT) -> AdapterT:
     return cls
 
 
+@pytest.fixture(scope="session")
+def shared() -> Iterator[Shared]:
+    with ExitStack() as cleanup:
+        yield Shared(cleanup)
+
+
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[ContractEnv]:
+def env(tmp_path: Path, shared: Shared) -> Iterator[ContractEnv]:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     with ExitStack() as cleanup:
-        yield ContractEnv(data_dir=data_dir, name=f"t_{uuid.uuid4().hex[:10]}", cleanup=cleanup)
+        name = f"t_{uuid.uuid4().hex[:10]}"
+        yield ContractEnv(data_dir=data_dir, name=name, cleanup=cleanup, shared=shared)
 
 
 # --- running plugins the way the runner does ---------------------------------------------

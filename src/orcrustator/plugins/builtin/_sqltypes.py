@@ -9,6 +9,7 @@ loss, or the load fails naming the column and both types.
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
@@ -18,8 +19,24 @@ _NUMERIC = re.compile(r"^(?:numeric|decimal)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)$
 _VARCHAR = re.compile(r"^(?:character varying|varchar|character|char|bpchar)\b.*$")
 
 
-def sql_type(arrow: pa.DataType) -> str:
+Dialect = Literal["postgresql", "sqlite"]
+
+# SQLite's own spellings mean 64-bit: INTEGER is int64 and REAL a double there, so tables made
+# here say int4/float4 for the 32-bit types to keep them on a round trip.
+_SQLITE_TYPES = {"int32": "int4", "float32": "float4"}
+_SQLITE_NAMES = {
+    "integer": pa.int64(),
+    "int": pa.int64(),
+    "real": pa.float64(),
+    "int4": pa.int32(),
+    "float4": pa.float32(),
+}
+
+
+def sql_type(arrow: pa.DataType, dialect: Dialect = "postgresql") -> str:
     """The column type a new table gets for an Arrow type."""
+    if dialect == "sqlite" and str(arrow) in _SQLITE_TYPES:
+        return _SQLITE_TYPES[str(arrow)]
     if pa.types.is_boolean(arrow):
         return "boolean"
     if pa.types.is_int8(arrow) or pa.types.is_int16(arrow) or pa.types.is_uint8(arrow):
@@ -45,15 +62,17 @@ def sql_type(arrow: pa.DataType) -> str:
     if pa.types.is_string(arrow) or pa.types.is_large_string(arrow) or pa.types.is_null(arrow):
         return "text"
     if pa.types.is_dictionary(arrow):
-        return sql_type(arrow.value_type)
+        return sql_type(arrow.value_type, dialect)
     raise PluginError(f"no SQL column type for Arrow type {arrow}")
 
 
-def arrow_type(declared: str) -> pa.DataType | None:
+def arrow_type(declared: str, dialect: Dialect = "postgresql") -> pa.DataType | None:
     """The Arrow type for a declared SQL type, or None when it has no fixed one."""
     name = declared.strip().lower()
     if not name:
         return None
+    if dialect == "sqlite" and name in _SQLITE_NAMES:
+        return _SQLITE_NAMES[name]
     if (match := _NUMERIC.match(name)) is not None:
         return pa.decimal128(int(match.group(1)), int(match.group(2) or 0))
     exact = {

@@ -127,8 +127,13 @@ class SqlExtractor(Extractor):
                     reader = cur.fetch_record_batch()
                 except Exception as exc:
                     raise PluginError(f"the query failed: {exc}") from exc
+                size = self.config.batch_size
                 for batch in reader:
-                    yield _decode_postgres_types(batch)
+                    decoded = _decode_postgres_types(batch)
+                    # ADBC packs ~16 MiB per batch; slice to batch_size so progress,
+                    # cancellation and memory follow the configured size.
+                    for start in range(0, max(decoded.num_rows, 1), size):
+                        yield decoded.slice(start, size)
         finally:
             conn.close()
 
@@ -158,6 +163,8 @@ class SqlExtractor(Extractor):
                 yield pa.RecordBatch.from_arrays(arrays, names=names)
         except sqlite3.Error as exc:
             raise PluginError(f"the query failed: {exc}") from exc
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            raise PluginError(f"a value does not fit its column's declared type: {exc}") from exc
         finally:
             conn.close()
 

@@ -7,11 +7,13 @@ inserted with executemany per batch; the transaction is what makes the load all-
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
@@ -106,7 +108,7 @@ class SqliteLoader(StatefulLoader):
         fields = [
             pa.field(name, t)
             for name, declared in columns.items()
-            if (t := _sqltypes.arrow_type(declared)) is not None
+            if (t := _sqltypes.arrow_type(declared, dialect="sqlite")) is not None
         ]
         return pa.schema(fields) if fields else None
 
@@ -133,6 +135,7 @@ class SqliteLoader(StatefulLoader):
         return self._load(batches, cursor)
 
     def _load(self, batches: Iterator[pa.RecordBatch], cursor: CursorState | None) -> LoadResult:
+        existed = self.path.exists()
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -154,6 +157,9 @@ class SqliteLoader(StatefulLoader):
             raise
         finally:
             conn.close()
+            if not existed and not _has_tables(self.path):
+                # A first load that failed leaves no empty database file behind.
+                self.path.unlink(missing_ok=True)
 
     def _load_in_transaction(
         self,
@@ -174,20 +180,26 @@ class SqliteLoader(StatefulLoader):
         else:
             for field in source:
                 if field.name not in existing:
-                    declared = _sqltypes.sql_type(field.type)
+                    declared = _sqltypes.sql_type(field.type, "sqlite")
                     conn.execute(
                         f"ALTER TABLE {self.table.sql} ADD COLUMN {quote(field.name)} {declared}"
                     )
                     self.ctx.log("INFO", f"added column {field.name} ({declared}) to {self.table}")
                     existing[field.name] = declared
         target_schema = pa.schema(
-            [pa.field(f.name, _sqltypes.arrow_type(existing[f.name]) or f.type) for f in source]
+            [
+                pa.field(f.name, _sqltypes.arrow_type(existing[f.name], dialect="sqlite") or f.type)
+                for f in source
+            ]
         )
         destination = self.table
         if self.config.mode in ("replace", "merge"):
             destination = self.table.with_name(f"{self.table.name}__orc_{uuid.uuid4().hex[:8]}")
             all_columns = pa.schema(
-                [pa.field(n, _sqltypes.arrow_type(d) or pa.string()) for n, d in existing.items()]
+                [
+                    pa.field(n, _sqltypes.arrow_type(d, dialect="sqlite") or pa.string())
+                    for n, d in existing.items()
+                ]
             )
             self._create(conn, destination, all_columns, primary_key=False, declared=existing)
 
@@ -223,7 +235,7 @@ class SqliteLoader(StatefulLoader):
         primary_key: bool,
         declared: dict[str, str] | None = None,
     ) -> dict[str, str]:
-        types = declared or {f.name: _sqltypes.sql_type(f.type) for f in schema}
+        types = declared or {f.name: _sqltypes.sql_type(f.type, "sqlite") for f in schema}
         columns = ", ".join(f"{quote(n)} {t}" for n, t in types.items())
         key = ""
         if primary_key and self.config.mode == "merge" and self.config.key:
@@ -266,6 +278,13 @@ class SqliteLoader(StatefulLoader):
             "cursor_value = excluded.cursor_value, updated_at = excluded.updated_at",
             (cursor.key, _cursor.encode(cursor.end)),
         )
+
+
+def _has_tables(path: Path) -> bool:
+    if not path.exists():
+        return False
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return bool(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
 
 
 def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
