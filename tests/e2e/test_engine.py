@@ -136,12 +136,14 @@ def test_sigkilled_worker_run_is_failed_within_the_lease(
     engine_db: sa.engine.Engine, spawn: Callable[..., OrcProcess]
 ) -> None:
     job_id = insert_job(engine_db, "doomed", tasks=[slow_task(60)])
+    spawn("scheduler")  # the reaper runs in schedulers (and in live workers)
+    wait_live(engine_db, "scheduler", 1)
     worker = spawn("worker")
+    wait_live(engine_db, "worker", 1)
     run_id = trigger(engine_db, job_id)
     wait_for_status(engine_db, run_id, {"running"}, 15)
     worker.stop(signal.SIGKILL)
     killed = time.monotonic()
-    spawn("scheduler")  # the reaper runs in schedulers (and in live workers)
     row = wait_for_status(engine_db, run_id, {"failed"}, LEASE + 15)
     assert time.monotonic() - killed < LEASE + 10
     assert "worker lost" in row["error_message"]
@@ -154,10 +156,12 @@ def test_sigkilled_worker_run_is_retried_by_another_worker(
         engine_db, "resilient", tasks=[slow_task(3)], max_retries=1, retry_delay_seconds=0
     )
     first = spawn("worker")
+    wait_live(engine_db, "worker", 1)
     run_id = trigger(engine_db, job_id)
     wait_for_status(engine_db, run_id, {"running"}, 15)
     first.stop(signal.SIGKILL)
     spawn("worker")
+    wait_live(engine_db, "worker", 1)
     row = wait_for_status(engine_db, run_id, {"success"}, LEASE + 30)
     assert row["attempt"] == 2
     with engine_db.connect() as conn:
@@ -174,6 +178,7 @@ def test_sigterm_drains_in_flight_runs(
 ) -> None:
     job_id = insert_job(engine_db, "drain", tasks=[slow_task(2)])
     worker = spawn("worker")
+    wait_live(engine_db, "worker", 1)
     run_id = trigger(engine_db, job_id)
     wait_for_status(engine_db, run_id, {"running"}, 15)
     assert worker.stop(signal.SIGTERM, timeout=30) == 0
@@ -185,12 +190,14 @@ def test_sigterm_requeues_what_does_not_finish_in_time(
 ) -> None:
     job_id = insert_job(engine_db, "too-long", tasks=[slow_task(60)])
     worker = spawn("worker", ORC_DRAIN_SECONDS="1")
+    wait_live(engine_db, "worker", 1)
     run_id = trigger(engine_db, job_id)
     wait_for_status(engine_db, run_id, {"running"}, 15)
     assert worker.stop(signal.SIGTERM, timeout=30) == 0
     row = run_row(engine_db, run_id)
     assert (row["status"], row["worker_id"]) == ("queued", None)
     spawn("worker")
+    wait_live(engine_db, "worker", 1)
     wait_for_status(engine_db, run_id, {"running"}, 15)
 
 
@@ -205,6 +212,7 @@ def test_cancel_queued_and_running(
     assert run_row(engine_db, queued)["status"] == "cancelled"
 
     spawn("worker")
+    wait_live(engine_db, "worker", 1)
     running = trigger(engine_db, job_id)
     wait_for_status(engine_db, running, {"running"}, 15)
     asked = time.monotonic()
@@ -219,6 +227,7 @@ def test_timeout_really_stops_the_work(
 ) -> None:
     job_id = insert_job(engine_db, "slowpoke", tasks=[slow_task(60)], timeout_seconds=2)
     spawn("worker")
+    wait_live(engine_db, "worker", 1)
     run_id = trigger(engine_db, job_id)
     row = wait_for_status(engine_db, run_id, {"failed"}, 15)
     assert "timed out" in row["error_message"]
@@ -234,6 +243,7 @@ def test_retries_back_off_exponentially(
     }
     job_id = insert_job(engine_db, "flaky", tasks=[failing], max_retries=2, retry_delay_seconds=1)
     spawn("worker")
+    wait_live(engine_db, "worker", 1)
     run_id = trigger(engine_db, job_id)
     row = wait_for_status(engine_db, run_id, {"failed"}, 30)
     assert row["attempt"] == 3
