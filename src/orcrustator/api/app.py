@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import RedirectResponse
 
 from orcrustator import __version__
 from orcrustator.api.deps import Services, current_user
@@ -21,6 +20,7 @@ from orcrustator.db.engine import Database
 from orcrustator.db.repo import secrets as secrets_repo
 from orcrustator.db.urls import parse_database_url
 from orcrustator.settings import Settings
+from orcrustator.ui import mount_dashboard
 
 API_PREFIX = "/api/v1"
 
@@ -79,9 +79,6 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
         )
     app.include_router(api)
     install_openapi(app)
-
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    mount_dashboard(app)  # the web dashboard at `/`
 
     return app
