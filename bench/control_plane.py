@@ -718,7 +718,7 @@ def start_delay(ctx: Context, procs: list[OrcProcess]) -> None:
         expected = int((last_expected - first).total_seconds()) + 1
         missed += max(0, expected - len(in_window))
     statuses = Counter(r.status for r in rows)
-    fig = {
+    fig: dict[str, Any] = {
         "jobs": n,
         "window_s": ctx.opts.delay_seconds,
         "runs": len(rows),
@@ -826,7 +826,7 @@ def burst(ctx: Context, procs: list[OrcProcess]) -> None:
     starts = [_ms(r.started_at - slot) for r in rows if r.started_at]
     enq = [_ms(r.created_at - slot) for r in rows]
     fin = [_ms(r.finished_at - slot) for r in rows if r.finished_at]
-    fig = {
+    fig: dict[str, Any] = {
         "jobs": n,
         "runs": len(rows),
         "started": len(starts),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
 import signal
 import threading
 import time
@@ -139,6 +140,58 @@ def _validated(kind: PluginKind, config: dict[str, Any], data_dir: Path) -> Any:
         ) from None
 
 
+_PREFETCH_BATCHES = 2
+_DONE = object()
+
+
+def _prefetched(batches: Iterator[pa.RecordBatch]) -> Generator[pa.RecordBatch, None, None]:
+    """Run the extractor one or two batches ahead of the loader, in a thread of its own.
+
+    Reading a source and writing a destination then overlap (Arrow, ADBC and the drivers do
+    their work outside the GIL), while memory stays bounded by the small queue. An error in
+    the extractor is raised here, in the loader's thread, as if the two ran in line.
+    """
+    handoff: queue.Queue[object] = queue.Queue(maxsize=_PREFETCH_BATCHES)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        handoff.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            handoff.put(exc)
+        finally:
+            close = getattr(batches, "close", None)
+            if stop.is_set() and close is not None:
+                with contextlib.suppress(Exception):
+                    close()
+
+    producer = threading.Thread(target=produce, name="extractor", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while producer.is_alive():  # let the producer see `stop` even if it waits on put()
+            with contextlib.suppress(queue.Empty):
+                handoff.get_nowait()
+            producer.join(timeout=0.05)
+
+
 def _counted(
     batches: Iterator[pa.RecordBatch], reporter: _Reporter, cancelled: Callable[[], bool]
 ) -> Generator[pa.RecordBatch, None, None]:
@@ -194,7 +247,7 @@ def run_task(spec: TaskSpec, reporter: _Reporter, cancelled: Callable[[], bool])
                 )
             key = f"{spec.job_id}:{spec.task_id}:{cursor_key}"
             ctx.cursor = CursorState(key=key, start=loader.read_cursor(key))
-        stream = _counted(extractor.batches(), reporter, cancelled)
+        stream = _counted(_prefetched(extractor.batches()), reporter, cancelled)
         try:
             if ctx.cursor is not None and isinstance(loader, StatefulLoader):
                 result = loader.load_with_cursor(stream, ctx.cursor)
