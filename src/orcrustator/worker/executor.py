@@ -199,7 +199,11 @@ class ExecutorPool:
         self._mp = _mp_context(mp_context)
         if mp_context == "forkserver":
             # The fork server imports pyarrow, pydantic and the plugin specs once for all children.
-            self._mp.set_forkserver_preload(["orcrustator.worker.executor_child"])
+            # pyarrow.compute too: imported lazily by Arrow casts, it cost each fresh
+            # executor about a second on its first task.
+            self._mp.set_forkserver_preload(
+                ["orcrustator.worker.executor_child", "pyarrow.compute"]
+            )
         self._idle: asyncio.Queue[_Child] = asyncio.Queue()
         self._children: set[_Child] = set()
         self._respawns: set[asyncio.Task[None]] = set()

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orcrustator import metrics
 from orcrustator.db import notify
@@ -26,6 +27,8 @@ from orcrustator.settings import Settings
 from orcrustator.worker.executor import ExecutorPool, TaskOutcome, TaskSpec
 
 log = structlog.get_logger("orcrustator.worker")
+
+CONTENDED_RETRY_SECONDS = 0.02
 
 
 def _utcnow() -> datetime:
@@ -44,6 +47,7 @@ class _InFlight:
     progress: tuple[int, int, int] | None = None
     progress_saved: tuple[int, int, int] | None = None
     rows_loaded: int = 0
+    pending_task_update: dict[str, Any] | None = None
     task_order: int = 0
     progress_logged_at: float = 0.0
 
@@ -57,6 +61,7 @@ class Worker:
         self.pool = ExecutorPool(concurrency)
         self._inflight: dict[uuid.UUID, _InFlight] = {}
         self._slot_freed = asyncio.Event()
+        self._last_claim_at = float("-inf")
 
     # --- main loop -----------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -90,13 +95,20 @@ class Worker:
                     task = asyncio.create_task(self._execute(state), name=f"run-{run.run_id}")
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
-                if claimed and len(claimed) == free:
-                    continue  # maybe more is waiting; claim again right away
+                loop = asyncio.get_running_loop()
+                if claimed:
+                    self._last_claim_at = loop.time()
+                    if len(claimed) == free:
+                        continue  # maybe more is waiting; claim again right away
+                # While runs are flowing, an empty claim usually means another worker held the
+                # job's lock for a moment: look again soon instead of waiting for the poll.
+                busy = free > len(claimed) and loop.time() - self._last_claim_at < 1.0
+                timeout = CONTENDED_RETRY_SECONDS if busy else self.settings.poll_seconds
                 await _wait_any(
                     stop.wait(),
-                    self.db.events.wait(notify.RUNS, self.settings.poll_seconds),
-                    self._slot_freed.wait() if free <= len(claimed) else None,
-                    timeout=self.settings.poll_seconds,
+                    self.db.events.wait(notify.RUNS, timeout),
+                    self._slot_freed.wait(),
+                    timeout=timeout,
                 )
         finally:
             await self._drain(tasks)
@@ -169,6 +181,7 @@ class Worker:
         run = state.run
         now = _utcnow()
         async with self.db.write() as conn:
+            await self._flush_task_update(conn, state)  # the previous task's outcome
             state.task_run_id = await dispatch.start_task(conn, run, task, now)
         state.progress = state.progress_saved = None
         state.task_order = task.task_order
@@ -210,18 +223,24 @@ class Worker:
         state.logs.append((_utcnow(), level, summary))
         if state.lost:
             return outcome
-        async with self.db.write() as conn:
-            await dispatch.update_task(
-                conn,
-                state.task_run_id,
-                status="failed" if outcome.status == "timeout" else outcome.status,
-                finished_at=outcome.finished_at,
-                rows_extracted=outcome.rows_extracted,
-                rows_loaded=outcome.rows_loaded,
-                bytes_loaded=outcome.bytes_loaded,
-                error_message=outcome.error_message,
-            )
+        # Written with the next transaction (the next task's start, or the run's outcome):
+        # one commit fewer per task.
+        state.progress = None
+        state.pending_task_update = {
+            "status": "failed" if outcome.status == "timeout" else outcome.status,
+            "finished_at": outcome.finished_at,
+            "rows_extracted": outcome.rows_extracted,
+            "rows_loaded": outcome.rows_loaded,
+            "bytes_loaded": outcome.bytes_loaded,
+            "error_message": outcome.error_message,
+        }
         return outcome
+
+    @staticmethod
+    async def _flush_task_update(conn: AsyncConnection, state: _InFlight) -> None:
+        if state.pending_task_update is not None and state.task_run_id is not None:
+            await dispatch.update_task(conn, state.task_run_id, **state.pending_task_update)
+            state.pending_task_update = None
 
     def _on_event(self, state: _InFlight, event: object) -> None:
         kind = getattr(event, "kind", None)
@@ -251,6 +270,7 @@ class Worker:
         if state.rows_loaded:
             metrics.ROWS_LOADED.labels(run.job_name).inc(state.rows_loaded)
         async with self.db.write() as conn:
+            await self._flush_task_update(conn, state)
             await dispatch.append_logs(conn, run.run_id, state.logs)
             state.logs.clear()
             if retrying:
