@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from sqlalchemy.exc import OperationalError
 
 from orcrustator.db.engine import Database
 from orcrustator.db.urls import DatabaseUrl, parse_database_url
@@ -40,6 +42,15 @@ def database_url_or_exit(settings: Settings) -> DatabaseUrl:
         return parse_database_url(settings.database_url)
     except OrcError as exc:
         raise fail(exc.message) from exc
+
+
+@contextmanager
+def reachable(db: DatabaseUrl) -> Iterator[None]:
+    """Turn "the database does not answer" into a one-line error and exit code 1."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise fail(f"cannot reach {db.display()}: {exc.orig}") from exc
 
 
 def run_with_database(settings: Settings, action: Callable[[Database], Awaitable[T]]) -> T:

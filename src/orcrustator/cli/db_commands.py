@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import OperationalError
 
-from orcrustator.cli._common import console, database_url_or_exit, fail, settings_or_exit
+from orcrustator.cli._common import console, database_url_or_exit, reachable, settings_or_exit
 from orcrustator.db import migrate
 
 app = typer.Typer(help="Create and migrate the database.", no_args_is_help=True)
@@ -17,10 +16,8 @@ app = typer.Typer(help="Create and migrate the database.", no_args_is_help=True)
 def create() -> None:
     """Create the database named by DATABASE_URL if it does not exist."""
     db = database_url_or_exit(settings_or_exit())
-    try:
+    with reachable(db):
         created = migrate.create_database(db)
-    except OperationalError as exc:
-        raise fail(f"cannot reach {db.display()}: {exc.orig}") from exc
     console.print(f"{'created' if created else 'already exists'}: {db.display()}")
 
 
@@ -30,11 +27,9 @@ def upgrade(
 ) -> None:
     """Apply migrations up to REVISION (default: the latest)."""
     db = database_url_or_exit(settings_or_exit())
-    try:
+    with reachable(db):
         migrate.upgrade(db, revision)
         console.print(f"{db.display()} is at revision {migrate.current_revision(db)}")
-    except OperationalError as exc:
-        raise fail(f"cannot reach {db.display()}: {exc.orig}") from exc
 
 
 @app.command()
@@ -43,21 +38,17 @@ def downgrade(
 ) -> None:
     """Undo migrations down to REVISION (default: one step)."""
     db = database_url_or_exit(settings_or_exit())
-    try:
+    with reachable(db):
         migrate.downgrade(db, revision)
         console.print(f"{db.display()} is at revision {migrate.current_revision(db) or 'base'}")
-    except OperationalError as exc:
-        raise fail(f"cannot reach {db.display()}: {exc.orig}") from exc
 
 
 @app.command()
 def current() -> None:
     """Show the database's revision and the latest one this version ships."""
     db = database_url_or_exit(settings_or_exit())
-    try:
+    with reachable(db):
         revision = migrate.current_revision(db)
-    except OperationalError as exc:
-        raise fail(f"cannot reach {db.display()}: {exc.orig}") from exc
     head = migrate.head_revision(db)
     state = "up to date" if revision == head else "behind: run `orc db upgrade`"
     console.print(f"current: {revision or 'none'}  head: {head}  ({state})")

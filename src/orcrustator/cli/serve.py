@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 from rich.panel import Panel
-from sqlalchemy.exc import OperationalError
 
 from orcrustator.cli._common import (
     console,
     database_url_or_exit,
     fail,
+    reachable,
     run_with_database,
     settings_or_exit,
 )
@@ -72,10 +72,8 @@ def _with_overrides(settings: Settings, **changes: object) -> Settings:
 
 def _require_migrated(settings: Settings) -> None:
     db_url = database_url_or_exit(settings)
-    try:
+    with reachable(db_url):
         current, head = migrate.current_revision(db_url), migrate.head_revision(db_url)
-    except OperationalError as exc:
-        raise fail(f"cannot reach {db_url.display()}: {exc.orig}") from exc
     if current != head:
         raise fail(
             f"the database is at revision {current or 'none'}, not {head}: run `orc db upgrade`"
@@ -103,11 +101,9 @@ def up(
         settings_or_exit(), host=host, port=port, worker_concurrency=concurrency
     )
     db_url = database_url_or_exit(settings)
-    try:
+    with reachable(db_url):
         migrate.create_database(db_url)
         migrate.upgrade(db_url)
-    except OperationalError as exc:
-        raise fail(f"cannot reach {db_url.display()}: {exc.orig}") from exc
     _bootstrap_admin(settings)
     console.print(
         f"orc-rust-ator on http://{settings.host}:{settings.port}  ({db_url.display()}, "

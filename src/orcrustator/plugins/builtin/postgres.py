@@ -14,12 +14,11 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 
 from orcrustator.plugins.base import (
     CursorState,
     LoadResult,
-    PluginConfig,
     PluginError,
     PluginSpec,
     RunContext,
@@ -27,10 +26,10 @@ from orcrustator.plugins.base import (
     TransientPluginError,
 )
 from orcrustator.plugins.builtin import _cursor, _sqltypes
-from orcrustator.plugins.identifiers import ColumnName, TableName, TableRef, quote
+from orcrustator.plugins.builtin._tables import TableLoadOptions, chain
+from orcrustator.plugins.identifiers import TableRef, quote
 
 STATE_TABLE = "orc_cursor_state"
-LoadMode = Literal["append", "replace", "merge"]
 
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+")
@@ -49,20 +48,11 @@ def check_postgres_url(value: SecretStr) -> SecretStr:
     return value
 
 
-class PostgresLoaderConfig(PluginConfig):
+class PostgresLoaderConfig(TableLoadOptions):
     type: Literal["postgres"] = "postgres"
     url: SecretStr = Field(description="postgresql://user:password@host:port/database")
-    table: TableName
-    mode: LoadMode = "append"
-    key: list[ColumnName] | None = Field(default=None, description="columns to merge on")
 
     _url = field_validator("url")(check_postgres_url)
-
-    @model_validator(mode="after")
-    def _merge_needs_key(self) -> PostgresLoaderConfig:
-        if self.mode == "merge" and not self.key:
-            raise ValueError("mode 'merge' needs 'key': the columns that identify a row")
-        return self
 
 
 class PostgresLoader(StatefulLoader):
@@ -192,7 +182,7 @@ class PostgresLoader(StatefulLoader):
 
         def conformed() -> Iterator[pa.RecordBatch]:
             try:
-                for batch in _chain(first, batches):
+                for batch in chain(first, batches):
                     self.ctx.raise_if_cancelled()
                     out = _sqltypes.conform(batch, target_schema, f"table {self.table}")
                     counts[0] += out.num_rows
@@ -276,11 +266,6 @@ class PostgresLoader(StatefulLoader):
             "updated_at = now()",
             parameters=(cursor.key, _cursor.encode(cursor.end)),
         )
-
-
-def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    yield first
-    yield from rest
 
 
 def _build(config: PostgresLoaderConfig, ctx: RunContext) -> PostgresLoader:

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
-from pydantic import Field, field_validator, model_validator
+from pydantic import field_validator
 
 from orcrustator.plugins.base import (
     CursorState,
     LoadResult,
-    PluginConfig,
     PluginError,
     PluginSpec,
     RunContext,
@@ -30,19 +29,17 @@ from orcrustator.plugins.base import (
     TransientPluginError,
 )
 from orcrustator.plugins.builtin import _cursor, _sqltypes
-from orcrustator.plugins.identifiers import ColumnName, TableName, TableRef, quote
+from orcrustator.plugins.builtin._tables import TableLoadOptions, chain
+from orcrustator.plugins.identifiers import TableRef, quote
 from orcrustator.plugins.paths import DataPath, resolve_data_path
 
 STATE_TABLE = "orc_cursor_state"
 BUSY_TIMEOUT_MS = 30_000
 
 
-class SqliteLoaderConfig(PluginConfig):
+class SqliteLoaderConfig(TableLoadOptions):
     type: Literal["sqlite"] = "sqlite"
     path: DataPath
-    table: TableName
-    mode: Literal["append", "replace", "merge"] = "append"
-    key: list[ColumnName] | None = Field(default=None, description="columns to merge on")
 
     @field_validator("table")
     @classmethod
@@ -51,12 +48,6 @@ class SqliteLoaderConfig(PluginConfig):
         if ref.schema not in (None, "main"):
             raise ValueError("a SQLite table is 'name' (or 'main.name')")
         return value
-
-    @model_validator(mode="after")
-    def _merge_needs_key(self) -> SqliteLoaderConfig:
-        if self.mode == "merge" and not self.key:
-            raise ValueError("mode 'merge' needs 'key': the columns that identify a row")
-        return self
 
 
 def _python_value(value: Any) -> Any:
@@ -209,7 +200,7 @@ class SqliteLoader(StatefulLoader):
             f"VALUES ({', '.join('?' for _ in names)})"
         )
         rows = nbytes = 0
-        for batch in _chain(first, batches):
+        for batch in chain(first, batches):
             self.ctx.raise_if_cancelled()
             out = _sqltypes.conform(batch, target_schema, f"table {self.table}")
             conn.executemany(insert, _rows(out))
@@ -285,11 +276,6 @@ def _has_tables(path: Path) -> bool:
         return False
     with contextlib.closing(sqlite3.connect(path)) as conn:
         return bool(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
-
-
-def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    yield first
-    yield from rest
 
 
 def _build(config: SqliteLoaderConfig, ctx: RunContext) -> SqliteLoader:
