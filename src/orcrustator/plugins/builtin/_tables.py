@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 from pydantic import Field, model_validator
 
-from orcrustator.plugins.base import PluginConfig
-from orcrustator.plugins.identifiers import ColumnName, TableName
+from orcrustator.plugins.base import PluginConfig, PluginError
+from orcrustator.plugins.identifiers import ColumnName, TableName, TableRef, quote
 
 LoadMode = Literal["append", "replace", "merge"]
+STATE_TABLE = "orc_cursor_state"
+"""Where a table loader keeps incremental cursors, in the destination beside the rows."""
 
 
 class TableLoadOptions(PluginConfig):
@@ -32,3 +34,16 @@ def chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa.
     """The stream again, after its first batch was taken to learn the schema."""
     yield first
     yield from rest
+
+
+def null_key_count_sql(staging: TableRef, keys: Sequence[str], columns: Sequence[str]) -> str:
+    """A query counting staged rows with a NULL merge key; first, every key must be loaded."""
+    missing = [k for k in keys if k not in columns]
+    if missing:
+        raise PluginError(f"merge key column(s) {', '.join(missing)} not in the source data")
+    null_check = " OR ".join(f"{quote(k)} IS NULL" for k in keys)
+    return f"SELECT count(*) FROM {staging.sql} WHERE {null_check}"
+
+
+def null_keys_error(keys: Sequence[str]) -> PluginError:
+    return PluginError(f"merge key ({', '.join(keys)}) is NULL in some source rows")

@@ -26,11 +26,14 @@ from orcrustator.plugins.base import (
     TransientPluginError,
 )
 from orcrustator.plugins.builtin import _cursor, _sqltypes
-from orcrustator.plugins.builtin._tables import TableLoadOptions, chain
+from orcrustator.plugins.builtin._tables import (
+    STATE_TABLE,
+    TableLoadOptions,
+    chain,
+    null_key_count_sql,
+    null_keys_error,
+)
 from orcrustator.plugins.identifiers import TableRef, quote
-
-STATE_TABLE = "orc_cursor_state"
-
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+")
 
@@ -234,13 +237,9 @@ class PostgresLoader(StatefulLoader):
 
     def _merge(self, cur: Any, staging: TableRef, columns: list[str]) -> None:
         keys = self.config.key or []
-        missing = [k for k in keys if k not in columns]
-        if missing:
-            raise PluginError(f"merge key column(s) {', '.join(missing)} not in the source data")
-        null_check = " OR ".join(f"{quote(k)} IS NULL" for k in keys)
-        cur.execute(f"SELECT count(*) FROM {staging.sql} WHERE {null_check}")
+        cur.execute(null_key_count_sql(staging, keys, columns))
         if cur.fetchone()[0]:
-            raise PluginError(f"merge key ({', '.join(keys)}) is NULL in some source rows")
+            raise null_keys_error(keys)
         match = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
         cols = ", ".join(quote(c) for c in columns)
         key_cols = ", ".join(quote(k) for k in keys)

@@ -29,11 +29,16 @@ from orcrustator.plugins.base import (
     TransientPluginError,
 )
 from orcrustator.plugins.builtin import _cursor, _sqltypes
-from orcrustator.plugins.builtin._tables import TableLoadOptions, chain
+from orcrustator.plugins.builtin._tables import (
+    STATE_TABLE,
+    TableLoadOptions,
+    chain,
+    null_key_count_sql,
+    null_keys_error,
+)
 from orcrustator.plugins.identifiers import TableRef, quote
 from orcrustator.plugins.paths import DataPath, resolve_data_path
 
-STATE_TABLE = "orc_cursor_state"
 BUSY_TIMEOUT_MS = 30_000
 
 
@@ -238,13 +243,9 @@ class SqliteLoader(StatefulLoader):
 
     def _merge(self, conn: sqlite3.Connection, staging: TableRef, columns: Sequence[str]) -> None:
         keys = self.config.key or []
-        missing = [k for k in keys if k not in columns]
-        if missing:
-            raise PluginError(f"merge key column(s) {', '.join(missing)} not in the source data")
+        if conn.execute(null_key_count_sql(staging, keys, columns)).fetchone()[0]:
+            raise null_keys_error(keys)
         key_cols = ", ".join(quote(k) for k in keys)
-        null_check = " OR ".join(f"{quote(k)} IS NULL" for k in keys)
-        if conn.execute(f"SELECT count(*) FROM {staging.sql} WHERE {null_check}").fetchone()[0]:
-            raise PluginError(f"merge key ({', '.join(keys)}) is NULL in some source rows")
         cols = ", ".join(quote(c) for c in columns)
         conn.execute(
             f"DELETE FROM {self.table.sql} WHERE ({key_cols}) IN "
