@@ -78,6 +78,13 @@ class Settings(BaseSettings):
         default=100, ge=1, description="with catchup on, at most this many missed slots are run"
     )
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _bare_origins(cls, value: list[str]) -> list[str]:
+        # Browsers send `Origin` without a trailing slash; `https://app.example/` would never
+        # match it and CORS would stay closed without a word.
+        return [origin.strip().rstrip("/") for origin in value if origin.strip()]
+
     @field_validator("database_url")
     @classmethod
     def _non_empty_url(cls, value: str) -> str:

@@ -30,6 +30,9 @@ from orcrustator.errors import (
 
 log = structlog.get_logger("orcrustator.api")
 
+# FastAPI's message when it cannot decode a body at all (bad UTF-8, a broken multipart form).
+_FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
+
 _STATUS_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -115,15 +118,19 @@ def _unauthenticated(request: Request) -> bool:
     return False
 
 
+def _not_authenticated(request: Request) -> JSONResponse:
+    return error_response(
+        request,
+        401,
+        "not authenticated: send 'Authorization: Bearer <token>'",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     if _unauthenticated(request):
-        return error_response(
-            request,
-            401,
-            "not authenticated: send 'Authorization: Bearer <token>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        return _not_authenticated(request)
     errors = []
     for err in exc.errors():
         path = field_path(err.get("loc", ()))
@@ -146,6 +153,17 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    if exc.status_code == 400 and message == _FASTAPI_BODY_PARSE_ERROR:
+        # A body that is not UTF-8 JSON or not a well-formed form: the same 422 as any other
+        # unreadable body (and still a 401 first for a caller without a token).
+        if _unauthenticated(request):
+            return _not_authenticated(request)
+        return error_response(
+            request,
+            422,
+            "body: the request body cannot be parsed (not UTF-8 JSON, or a malformed form)",
+            field="body",
+        )
     if exc.status_code == 404 and message == "Not Found":
         message = f"no route for {request.method} {request.url.path}"
     return error_response(request, exc.status_code, message, headers=exc.headers)

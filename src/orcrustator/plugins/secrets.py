@@ -52,6 +52,11 @@ def resolve(
     return visit(dict(config), ""), used
 
 
+def starts_with_reference(value: str) -> bool:
+    """True for `${env:NAME}…`: a value whose scheme is known only once resolved, at run time."""
+    return _REFERENCE.match(value) is not None
+
+
 def mask_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Hide URL passwords and any of the given secret values in free text."""
     text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK, text)

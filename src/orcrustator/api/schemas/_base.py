@@ -7,14 +7,24 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 
-def _has_nul(value: Any) -> bool:
+def _nul_at(value: Any, path: str = "") -> str | None:
+    """Where in `value` a NUL character sits (`""` for the value itself), or None."""
     if isinstance(value, str):
-        return "\x00" in value
+        return path if "\x00" in value else None
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if _nul_at(key, where) is not None:
+                return where
+            found = _nul_at(item, where)
+            if found is not None:
+                return found
     if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    return False
+        for index, item in enumerate(value):
+            found = _nul_at(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 class RequestModel(BaseModel):
@@ -26,9 +36,13 @@ class RequestModel(BaseModel):
     @classmethod
     def _no_nul_characters(cls, value: Any) -> Any:
         # PostgreSQL text and JSONB cannot hold U+0000; refuse it up front on both backends.
-        if _has_nul(value):
-            raise ValueError("may not contain NUL (\\u0000) characters")
-        return value
+        where = _nul_at(value)
+        if where is None:
+            return value
+        # The check sees a nested value (a task list, a plugin config) before its own model
+        # does, so the message names the exact place inside it.
+        inside = f" (at {where.removeprefix('.')})" if where else ""
+        raise ValueError(f"may not contain NUL (\\u0000) characters{inside}")
 
 
 class PatchModel(RequestModel):

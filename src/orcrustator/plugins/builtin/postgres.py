@@ -16,6 +16,7 @@ from typing import Any, Literal
 import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 from pydantic import Field, SecretStr, field_validator
 
+from orcrustator.plugins import secrets
 from orcrustator.plugins.base import (
     CursorState,
     LoadResult,
@@ -45,8 +46,41 @@ def libpq_url(url: str) -> str:
     return "postgresql://" + url.split("://", 1)[1]
 
 
+# A backend whose client died mid-statement (an executor killed on a timeout, say) keeps
+# running it until it next writes to the client: `pg_sleep(3600)` for an hour, holding its locks.
+# From PostgreSQL 14 this makes the backend check the client's socket while it works; older
+# servers do not know the setting, hence the version guard.
+DEAD_CLIENT_CHECK_MS = 1000
+_WATCH_CLIENT_SQL = (
+    "SELECT set_config('client_connection_check_interval', $1, false) "
+    "WHERE current_setting('server_version_num')::int >= 140000"
+)
+
+
+def connect(url: str) -> Any:
+    """An ADBC connection whose backend stops soon after this process dies."""
+    import adbc_driver_postgresql.dbapi as adbc_pg  # heavy: import when used
+
+    try:
+        conn = adbc_pg.connect(libpq_url(url))
+    except Exception as exc:
+        raise TransientPluginError(f"cannot connect to PostgreSQL: {exc}") from exc
+    try:
+        with conn.cursor() as cur:
+            cur.execute(_WATCH_CLIENT_SQL, parameters=(str(DEAD_CLIENT_CHECK_MS),))
+            cur.fetchall()
+        conn.commit()  # a session setting made in a rolled-back transaction would be undone
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def check_postgres_url(value: SecretStr) -> SecretStr:
-    if not value.get_secret_value().startswith(_POSTGRES_SCHEMES):
+    url = value.get_secret_value()
+    if secrets.starts_with_reference(url):
+        return value  # `${env:WAREHOUSE_URL}`: checked again once resolved, when the task runs
+    if not url.startswith(_POSTGRES_SCHEMES):
         raise ValueError("must start with postgresql:// (or postgres://)")
     return value
 
@@ -68,12 +102,7 @@ class PostgresLoader(StatefulLoader):
     # --- connection ------------------------------------------------------------------------
     def _connect(self) -> Any:
         if self._conn is None:
-            import adbc_driver_postgresql.dbapi as adbc_pg  # heavy: import when used
-
-            try:
-                self._conn = adbc_pg.connect(libpq_url(self.config.url.get_secret_value()))
-            except Exception as exc:
-                raise TransientPluginError(f"cannot connect to PostgreSQL: {exc}") from exc
+            self._conn = connect(self.config.url.get_secret_value())
         return self._conn
 
     def _close(self) -> None:

@@ -12,23 +12,25 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from orcrustator.errors import InvalidInput
 from orcrustator.plugins.base import (
     Extractor,
     PluginConfig,
     PluginError,
     PluginSpec,
     RunContext,
-    TransientPluginError,
 )
 from orcrustator.plugins.builtin import _cursor, _sqltypes
-from orcrustator.plugins.builtin.postgres import check_postgres_url, libpq_url
+from orcrustator.plugins.builtin.postgres import check_postgres_url
+from orcrustator.plugins.builtin.postgres import connect as postgres_connect
 from orcrustator.plugins.identifiers import ColumnName, TableName, TableRef, quote
-from orcrustator.plugins.paths import resolve_data_path
+from orcrustator.plugins.paths import DATA_DIR_CONTEXT_KEY, resolve_data_path
 
 SQLITE_PREFIX = "sqlite:///"
 
@@ -47,8 +49,17 @@ class SqlExtractorConfig(PluginConfig):
 
     @field_validator("url")
     @classmethod
-    def _known_database(cls, value: SecretStr) -> SecretStr:
-        if value.get_secret_value().startswith(SQLITE_PREFIX):
+    def _known_database(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        url = value.get_secret_value()
+        if url.startswith(SQLITE_PREFIX):
+            # The file is checked when the config is saved, not only when it runs, so a path
+            # that leaves the data directory is a 422 like any other file option's.
+            data_dir = (info.context or {}).get(DATA_DIR_CONTEXT_KEY)
+            if data_dir is not None:
+                try:
+                    resolve_data_path(Path(data_dir), url[len(SQLITE_PREFIX) :])
+                except InvalidInput as exc:
+                    raise ValueError(exc.message) from None
             return value
         try:
             return check_postgres_url(value)
@@ -112,14 +123,8 @@ class SqlExtractor(Extractor):
 
     # --- PostgreSQL --------------------------------------------------------------------------
     def _postgres(self) -> Iterator[pa.RecordBatch]:
-        import adbc_driver_postgresql.dbapi as adbc_pg  # heavy: import when used
-
-        url = libpq_url(self.url)
         sql, params = self._select("$1")
-        try:
-            conn = adbc_pg.connect(url)
-        except Exception as exc:
-            raise TransientPluginError(f"cannot connect to PostgreSQL: {exc}") from exc
+        conn = postgres_connect(self.url)
         try:
             with conn.cursor() as cur:
                 try:
