@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from orcrustator.db.engine import Database
 from orcrustator.db.repo import dispatch, jobs, runs
 from orcrustator.db.repo import schedule as schedule_repo
-from orcrustator.db.tables import job_runs, run_logs
+from orcrustator.db.tables import job_runs, run_logs, task_runs
 from orcrustator.db.urls import parse_database_url
 
 T = TypeVar("T")
@@ -57,6 +57,17 @@ async def claim(db: Database, worker: str, limit: int, now: datetime = NOW) -> l
         return await dispatch.claim(conn, worker_id=worker, limit=limit, now=now)
 
 
+async def record(db: Database, fill: Callable[[dispatch.RunWrites], None]) -> None:
+    writes = dispatch.RunWrites()
+    fill(writes)
+    async with db.write() as conn:
+        await dispatch.apply(conn, writes)
+
+
+def finishing(run: Any, worker: str, status: str = "success") -> Callable[[Any], None]:
+    return lambda w: w.finish(run, worker_id=worker, status=status, error_message=None, now=NOW)
+
+
 async def status_of(db: Database, run_id: uuid.UUID) -> dict[str, Any]:
     async with db.read() as conn:
         return await runs.get(conn, run_id)
@@ -85,10 +96,8 @@ def test_max_active_runs_holds_back_the_next_run(clean_database: str) -> None:
         claimed = await claim(db, "w1", 10)
         assert [c.run_id for c in claimed] == [first]
         assert await claim(db, "w2", 10) == []
-        async with db.write() as conn:
-            assert await dispatch.finish(
-                conn, claimed[0], worker_id="w1", status="success", error_message=None, now=NOW
-            )
+        await record(db, finishing(claimed[0], "w1"))
+        assert (await status_of(db, first))["status"] == "success"
         assert [c.run_id for c in await claim(db, "w2", 10)] == [second]
 
     run_db(clean_database, scenario)
@@ -109,8 +118,7 @@ def test_not_before_delays_a_retry(clean_database: str) -> None:
         job_id = await make_job(db, "retry", max_retries=2, retry_delay_seconds=10)
         await trigger(db, job_id)
         (run,) = await claim(db, "w1", 1)
-        async with db.write() as conn:
-            assert await dispatch.retry(conn, run, worker_id="w1", error_message="boom", now=NOW)
+        await record(db, lambda w: w.retry(run, worker_id="w1", error_message="boom", now=NOW))
         row = await status_of(db, run.run_id)
         assert (row["status"], row["attempt"]) == ("queued", 2)
         assert row["not_before"] == NOW + timedelta(seconds=10)
@@ -135,11 +143,8 @@ def test_a_lost_worker_cannot_overwrite_the_new_attempt(clean_database: str) -> 
             owned = await dispatch.heartbeat(
                 conn, worker_id="w1", runs=[(run.run_id, run.attempt)], now=NOW
             )
-            late = await dispatch.finish(
-                conn, run, worker_id="w1", status="success", error_message=None, now=NOW
-            )
+        await record(db, finishing(run, "w1"))  # the lost worker's late outcome: fenced off
         assert owned == {}
-        assert late is False
         row = await status_of(db, run.run_id)
         assert (row["status"], row["attempt"], row["worker_id"]) == ("running", 2, "w2")
         assert second.attempt == 2
@@ -227,5 +232,111 @@ def test_claim_ignores_finished_history(clean_database: str, history: int) -> No
             )
         (queued,) = await trigger(db, job_id)
         assert [c.run_id for c in await claim(db, "w1", 5)] == [queued]
+
+    run_db(clean_database, scenario)
+
+
+def test_claim_records_each_runs_first_task_run(clean_database: str) -> None:
+    async def scenario(db: Database) -> None:
+        job_id = await make_job(db, "first-task", max_active_runs=5)
+        await trigger(db, job_id, 2)
+        claimed = await claim(db, "w1", 5)
+        async with db.read() as conn:
+            rows = (await conn.execute(sa.select(task_runs))).all()
+        assert {r.task_run_id for r in rows} == {c.first_task_run_id for c in claimed}
+        assert {(r.status, r.attempt, r.task_order) for r in rows} == {("running", 1, 1)}
+
+    run_db(clean_database, scenario)
+
+
+def test_writes_of_many_runs_apply_in_one_batch_and_again_harmlessly(
+    clean_database: str,
+) -> None:
+    async def scenario(db: Database) -> None:
+        job_id = await make_job(db, "batch", max_active_runs=10, max_retries=1)
+        await trigger(db, job_id, 4)
+        a, b, c, d = await claim(db, "w1", 10)
+        writes = dispatch.RunWrites()
+        for run in (a, b, c):
+            writes.task_result(
+                run.first_task_run_id,
+                status="success",
+                finished_at=NOW,
+                rows_extracted=3,
+                rows_loaded=3,
+                bytes_loaded=30,
+                error_message=None,
+            )
+            writes.log(run.run_id, [(NOW, "INFO", f"done {run.run_id}")])
+        second_task = d.tasks[0]
+        started = writes.start_task(d, second_task, NOW)
+        writes.finish(a, worker_id="w1", status="success", error_message=None, now=NOW)
+        writes.finish(b, worker_id="w1", status="failed", error_message="bad", now=NOW)
+        writes.retry(c, worker_id="w1", error_message="flaky", now=NOW)
+        for _ in range(2):  # a commit whose acknowledgement was lost is applied again
+            async with db.write() as conn:
+                await dispatch.apply(conn, writes)
+        assert [(await status_of(db, r.run_id))["status"] for r in (a, b, c, d)] == [
+            "success",
+            "failed",
+            "queued",
+            "running",
+        ]
+        assert (await status_of(db, c.run_id))["attempt"] == 2
+        async with db.read() as conn:
+            task_rows = {r.task_run_id: r for r in (await conn.execute(sa.select(task_runs)))}
+            log_count = await conn.scalar(sa.select(sa.func.count()).select_from(run_logs))
+        assert task_rows[a.first_task_run_id].rows_loaded == 3
+        assert task_rows[started].status == "running"
+        assert len(task_rows) == 5  # four first task runs and the one started: no duplicate
+        assert log_count == 6  # each batch's three lines (logs are not deduplicated)
+
+    run_db(clean_database, scenario)
+
+
+def test_a_deleted_runs_writes_do_not_fail_the_others(clean_database: str) -> None:
+    async def scenario(db: Database) -> None:
+        kept_job = await make_job(db, "kept")
+        doomed_job = await make_job(db, "doomed")
+        await trigger(db, kept_job)
+        await trigger(db, doomed_job)
+        claimed = {c.job_id: c for c in await claim(db, "w1", 5)}
+        async with db.write() as conn:
+            await jobs.delete(conn, doomed_job)  # its running run goes with it
+        writes = dispatch.RunWrites()
+        for run in claimed.values():
+            writes.log(run.run_id, [(NOW, "INFO", "finished")])
+            writes.start_task(run, run.tasks[0], NOW)
+            writes.finish(run, worker_id="w1", status="success", error_message=None, now=NOW)
+        async with db.write() as conn:
+            await dispatch.apply(conn, writes)
+        assert (await status_of(db, claimed[kept_job].run_id))["status"] == "success"
+
+    run_db(clean_database, scenario)
+
+
+def test_a_task_result_cannot_overwrite_the_reapers_verdict(clean_database: str) -> None:
+    async def scenario(db: Database) -> None:
+        job_id = await make_job(db, "reaped")
+        await trigger(db, job_id)
+        (run,) = await claim(db, "w1", 1)
+        async with db.write() as conn:
+            await dispatch.reap(conn, lease_seconds=30, now=NOW + timedelta(seconds=31))
+        await record(
+            db,
+            lambda w: w.task_result(
+                run.first_task_run_id,
+                status="success",
+                finished_at=NOW,
+                rows_extracted=1,
+                rows_loaded=1,
+                bytes_loaded=1,
+                error_message=None,
+            ),
+        )
+        async with db.read() as conn:
+            row = (await conn.execute(sa.select(task_runs))).one()
+        assert row.status == "failed"
+        assert "worker lost" in row.error_message
 
     run_db(clean_database, scenario)

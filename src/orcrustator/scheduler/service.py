@@ -18,6 +18,7 @@ import structlog
 
 from orcrustator.db import notify
 from orcrustator.db.engine import Database
+from orcrustator.db.outage import ReapGate
 from orcrustator.db.repo import dispatch, instances
 from orcrustator.db.repo import schedule as schedule_repo
 from orcrustator.scheduler.cron import CronSchedule, next_fire_time, parse_schedule
@@ -52,6 +53,7 @@ class Scheduler:
         self.settings = settings
         self.instance_id = instances.new_instance_id("scheduler")
         self._jobs: dict[uuid.UUID, _Job] = {}
+        self._reap_gate = ReapGate(settings.lease_seconds)
 
     async def _load_jobs(self) -> None:
         async with self.db.read() as conn:
@@ -72,6 +74,7 @@ class Scheduler:
 
     async def _enqueue_due(self, now: datetime) -> int:
         slots: list[tuple[uuid.UUID, datetime]] = []
+        latest: dict[uuid.UUID, datetime] = {}
         for job in self._jobs.values():
             due = due_slots(
                 job.schedule,
@@ -83,16 +86,22 @@ class Scheduler:
             )
             slots.extend((job.job_id, slot) for slot in due)
             if due:
-                job.after = due[-1]
+                latest[job.job_id] = due[-1]
             job.next_slot = next_fire_time(job.schedule, job.tz, max(job.after, now))
         if not slots:
             return 0
         async with self.db.write() as conn:
             inserted = await schedule_repo.enqueue_slots(conn, slots, now=_utcnow())
+        # Only now that they are committed: slots whose insert failed (the database was
+        # restarting) stay due, so the next cycle enqueues them as the catch-up rule says.
+        for job_id, slot in latest.items():
+            self._jobs[job_id].after = slot
         log.debug("slots enqueued", due=len(slots), inserted=inserted)
         return inserted
 
     async def _reap(self, now: datetime) -> None:
+        if not self._reap_gate.open:
+            return
         async with self.db.write() as conn:
             reaped = await dispatch.reap(conn, lease_seconds=self.settings.lease_seconds, now=now)
         for item in reaped:
@@ -129,6 +138,7 @@ class Scheduler:
                         next_housekeeping = now + timedelta(seconds=housekeeping_every)
                 except Exception as exc:  # the database may be restarting: log, wait, retry
                     log.error("scheduler cycle failed; retrying", error=str(exc))
+                    self._reap_gate.failed()
                     await _sleep_or_stop(stop, self.settings.poll_seconds)
                     continue
                 wake_at = min(

@@ -9,7 +9,8 @@ Protocol over the duplex pipe (tuples, so pickling stays cheap):
 
 Cancellation is a shared boolean the supervisor sets; `RunContext.cancelled()` reads it, and
 the runner checks it between batches too. A task error never ends the process: it is reported
-as a failed outcome and the process waits for the next task.
+as a failed outcome and the process waits for the next task. While a task runs, a watch on
+the pipe cancels it, and ends the process if need be, when the worker is gone (see `lifeline`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from orcrustator.plugins.base import (
     TaskCancelled,
 )
 from orcrustator.plugins.paths import DATA_DIR_CONTEXT_KEY
+from orcrustator.worker.lifeline import SupervisorWatch
 
 PROGRESS_INTERVAL = 0.5  # seconds between progress messages of one task: at most ~2/s
 
@@ -287,6 +289,7 @@ def child_main(conn: Connection, cancel_flag: CancelFlag) -> None:
         with lock, contextlib.suppress(OSError):  # the supervisor is gone: recv() will end us
             conn.send(message)
 
+    watch = SupervisorWatch(conn.fileno(), lambda: setattr(cancel_flag, "value", True))
     send(("ready", os.getpid()))
     root = logging.getLogger()
     while True:
@@ -301,7 +304,8 @@ def child_main(conn: Connection, cancel_flag: CancelFlag) -> None:
         handler = _ForwardWarnings(reporter)
         root.addHandler(handler)
         try:
-            result = run_task(spec, reporter, lambda: bool(cancel_flag.value))
+            with watch.watching():
+                result = run_task(spec, reporter, lambda: bool(cancel_flag.value))
         except Exception as exc:  # a bug here must not cost the process (nor its pool slot)
             result = ChildResult("failed", 0, 0, 0, f"{spec.label}: executor error: {exc!r}")
         finally:

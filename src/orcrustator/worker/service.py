@@ -3,32 +3,37 @@ them from this (supervising) process, records task runs, logs and the outcome.
 
 Task code never runs here: a busy or hung plugin cannot delay a heartbeat, and a timeout or a
 cancel that the plugin ignores ends with its executor process killed.
+
+One dispatch loop does all of the worker's routine writing: what the runs have to record since
+the last transaction (task runs, logs, outcomes) goes in one transaction together with the
+next claim. Under load that is a share of one commit per run instead of several, and a run's
+slot is refilled in the same transaction that records how its previous run ended.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orcrustator import metrics
 from orcrustator.db import notify
 from orcrustator.db.engine import Database
+from orcrustator.db.outage import ReapGate, retry_write
 from orcrustator.db.repo import dispatch, instances
-from orcrustator.db.repo.dispatch import ClaimedRun, ClaimedTask
+from orcrustator.db.repo._rows import Record
+from orcrustator.db.repo.dispatch import ClaimedRun, ClaimedTask, RunWrites
 from orcrustator.settings import Settings
 from orcrustator.worker.executor import ExecutorPool, TaskOutcome, TaskSpec
 
 log = structlog.get_logger("orcrustator.worker")
 
-CONTENDED_RETRY_SECONDS = 0.02
+FINAL_FLUSH_SECONDS = 10.0
 
 
 def _utcnow() -> datetime:
@@ -43,11 +48,10 @@ class _InFlight:
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     lost: bool = False
     logs: list[tuple[datetime, str, str]] = field(default_factory=list)
-    task_run_id: uuid.UUID | None = None
+    task_run_id: Any = None
     progress: tuple[int, int, int] | None = None
     progress_saved: tuple[int, int, int] | None = None
     rows_loaded: int = 0
-    pending_task_update: dict[str, Any] | None = None
     task_order: int = 0
     progress_logged_at: float = 0.0
 
@@ -59,9 +63,10 @@ class Worker:
         self.concurrency = concurrency
         self.instance_id = instances.new_instance_id("worker")
         self.pool = ExecutorPool(concurrency)
-        self._inflight: dict[uuid.UUID, _InFlight] = {}
-        self._slot_freed = asyncio.Event()
-        self._last_claim_at = float("-inf")
+        self._inflight: dict[Any, _InFlight] = {}
+        self._writes = RunWrites()
+        self._wake = asyncio.Event()  # something to write, or a slot to fill
+        self._reap_gate = ReapGate(settings.lease_seconds)
 
     # --- main loop -----------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -72,44 +77,7 @@ class Worker:
         tasks: set[asyncio.Task[None]] = set()
         log.info("worker started", instance_id=self.instance_id, concurrency=self.concurrency)
         try:
-            while not stop.is_set():
-                self._slot_freed.clear()  # before counting, so no finish between is missed
-                free = self.concurrency - len(self._inflight)
-                claimed: list[ClaimedRun] = []
-                if free > 0:
-                    try:
-                        async with self.db.write() as conn:
-                            claimed = await dispatch.claim(
-                                conn, worker_id=self.instance_id, limit=free, now=_utcnow()
-                            )
-                    except Exception as exc:  # database restarting: back off and retry
-                        log.error("claim failed; retrying", error=str(exc))
-                        await _wait_any(stop.wait(), timeout=self.settings.poll_seconds)
-                        continue
-                for run in claimed:
-                    if run.scheduled_for is not None and run.attempt == 1:
-                        delay = (run.started_at - run.scheduled_for).total_seconds()
-                        metrics.START_DELAY.observe(max(0.0, delay))
-                    state = _InFlight(run)
-                    self._inflight[run.run_id] = state
-                    task = asyncio.create_task(self._execute(state), name=f"run-{run.run_id}")
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-                loop = asyncio.get_running_loop()
-                if claimed:
-                    self._last_claim_at = loop.time()
-                    if len(claimed) == free:
-                        continue  # maybe more is waiting; claim again right away
-                # While runs are flowing, an empty claim usually means another worker held the
-                # job's lock for a moment: look again soon instead of waiting for the poll.
-                busy = free > len(claimed) and loop.time() - self._last_claim_at < 1.0
-                timeout = CONTENDED_RETRY_SECONDS if busy else self.settings.poll_seconds
-                await _wait_any(
-                    stop.wait(),
-                    self.db.events.wait(notify.RUNS, timeout),
-                    self._slot_freed.wait(),
-                    timeout=timeout,
-                )
+            await self._dispatch_loop(stop, tasks)
         finally:
             await self._drain(tasks)
             heart.cancel()
@@ -117,29 +85,105 @@ class Worker:
                 await heart
             await self.pool.close()
             with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    retry_write(lambda: self._transaction(0), "record the last outcomes"),
+                    FINAL_FLUSH_SECONDS,
+                )
+            with contextlib.suppress(Exception):
                 async with self.db.write() as conn:
                     await instances.stopped(conn, instance_id=self.instance_id, now=_utcnow())
             log.info("worker stopped", instance_id=self.instance_id)
 
+    async def _dispatch_loop(self, stop: asyncio.Event, tasks: set[asyncio.Task[None]]) -> None:
+        poll = self.settings.poll_seconds
+        while not stop.is_set():
+            self._wake.clear()  # before looking, so that nothing signalled meanwhile is missed
+            free = self.concurrency - len(self._inflight)
+            try:
+                claimed = await self._transaction(free)
+            except Exception as exc:  # the database may be restarting: keep the writes, retry
+                log.error("dispatch failed; retrying", error=str(exc))
+                self._reap_gate.failed()
+                await _wait_any(stop.wait(), timeout=poll)
+                continue
+            for run in claimed:
+                self._launch(run, tasks)
+            if (claimed and len(claimed) == free) or self._writes:
+                continue  # maybe more is waiting, or there is more to write: go again now
+            await _wait_any(
+                stop.wait(),
+                self.db.events.wait(notify.RUNS, poll),
+                self._wake.wait(),
+                timeout=poll,
+            )
+
+    async def _transaction(self, free: int) -> list[ClaimedRun]:
+        """Apply the gathered writes and, with `free` slots, claim runs: one transaction."""
+        writes = self._writes.take()
+        if not writes and free <= 0:
+            return []
+        try:
+            async with self.db.write() as conn:
+                await dispatch.apply(conn, writes)
+                if free <= 0:
+                    return []
+                return await dispatch.claim(
+                    conn, worker_id=self.instance_id, limit=free, now=_utcnow()
+                )
+        except BaseException:
+            self._writes.put_back(writes)  # rolled back: written with the next transaction
+            raise
+
+    def _launch(self, run: ClaimedRun, tasks: set[asyncio.Task[None]]) -> None:
+        if run.scheduled_for is not None and run.attempt == 1:
+            delay = (run.started_at - run.scheduled_for).total_seconds()
+            metrics.START_DELAY.observe(max(0.0, delay))
+        state = _InFlight(run)
+        self._inflight[run.run_id] = state
+        task = asyncio.create_task(self._execute(state), name=f"run-{run.run_id}")
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
     async def _drain(self, tasks: set[asyncio.Task[None]]) -> None:
-        """Let in-flight runs finish within drain_seconds; requeue the rest."""
+        """Let in-flight runs finish within drain_seconds (their outcomes still being written);
+        requeue the rest."""
         if not tasks:
             return
         log.info("draining", runs=len(tasks), seconds=self.settings.drain_seconds)
-        _, pending = await asyncio.wait(tasks, timeout=self.settings.drain_seconds or None)
-        if not pending:
-            return
-        leftover = list(self._inflight.values())
-        for state in leftover:
-            state.lost = True  # stop recording: the run goes back to the queue as it was
-            state.cancel.set()
-        await asyncio.wait(pending, timeout=10)
-        async with self.db.write() as conn:
+        stop_writing = asyncio.Event()
+        writer = asyncio.create_task(self._write_until(stop_writing), name="worker-drain-writer")
+        try:
+            _, pending = await asyncio.wait(tasks, timeout=self.settings.drain_seconds or None)
+            if not pending:
+                return
+            leftover = list(self._inflight.values())
             for state in leftover:
-                if await dispatch.requeue(
-                    conn, state.run, worker_id=self.instance_id, now=_utcnow()
-                ):
-                    log.info("run requeued on shutdown", run_id=str(state.run.run_id))
+                state.lost = True  # stop recording: the run goes back to the queue as it was
+                state.cancel.set()
+            await asyncio.wait(pending, timeout=10)
+            async with self.db.write() as conn:
+                for state in leftover:
+                    if await dispatch.requeue(
+                        conn, state.run, worker_id=self.instance_id, now=_utcnow()
+                    ):
+                        log.info("run requeued on shutdown", run_id=str(state.run.run_id))
+        finally:
+            stop_writing.set()
+            with contextlib.suppress(Exception):
+                await writer
+
+    async def _write_until(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                await self._transaction(0)
+            except Exception as exc:
+                log.error("writing outcomes failed; retrying", error=str(exc))
+                self._reap_gate.failed()
+                await _wait_any(stop.wait(), timeout=self.settings.poll_seconds)
+                continue
+            if not self._writes:
+                await _wait_any(stop.wait(), self._wake.wait(), timeout=self.settings.poll_seconds)
 
     # --- one run -------------------------------------------------------------------------
     async def _execute(self, state: _InFlight) -> None:
@@ -156,23 +200,25 @@ class Worker:
         )
         status, error = "success", None
         try:
-            if not run.tasks:
-                state.logs.append((_utcnow(), "WARNING", "the job has no tasks"))
-            for task in run.tasks:
-                outcome = await self._execute_task(state, task, deadline)
-                if state.lost:
-                    return
-                if outcome.status != "success":
-                    status = "cancelled" if outcome.status == "cancelled" else "failed"
-                    error = outcome.error_message or outcome.status
-                    break
-        except Exception as exc:  # a bug or a database failure while recording
-            bound.error("run crashed", error=str(exc))
-            status, error = "failed", f"internal error: {exc}"
+            try:
+                if not run.tasks:
+                    state.logs.append((_utcnow(), "WARNING", "the job has no tasks"))
+                for task in run.tasks:
+                    outcome = await self._execute_task(state, task, deadline)
+                    if state.lost:
+                        return
+                    if outcome.status != "success":
+                        status = "cancelled" if outcome.status == "cancelled" else "failed"
+                        error = outcome.error_message or outcome.status
+                        break
+            except Exception as exc:  # a bug while supervising: the run must still end
+                bound.error("run crashed", error=str(exc))
+                status, error = "failed", f"internal error: {exc}"
+            if not state.lost:
+                self._record_outcome(state, status, error)
         finally:
             self._inflight.pop(run.run_id, None)
-            self._slot_freed.set()
-        await self._record_outcome(state, status, error)
+            self._wake.set()
         bound.info("run finished", status=status, error=error)
 
     async def _execute_task(
@@ -180,9 +226,11 @@ class Worker:
     ) -> TaskOutcome:
         run = state.run
         now = _utcnow()
-        async with self.db.write() as conn:
-            await self._flush_task_update(conn, state)  # the previous task's outcome
-            state.task_run_id = await dispatch.start_task(conn, run, task, now)
+        if task.task_order == run.tasks[0].task_order and run.first_task_run_id is not None:
+            state.task_run_id = run.first_task_run_id  # recorded with the claim
+        else:
+            state.task_run_id = self._writes.start_task(run, task, now)
+            self._wake.set()
         state.progress = state.progress_saved = None
         state.task_order = task.task_order
         state.progress_logged_at = asyncio.get_running_loop().time()
@@ -223,24 +271,17 @@ class Worker:
         state.logs.append((_utcnow(), level, summary))
         if state.lost:
             return outcome
-        # Written with the next transaction (the next task's start, or the run's outcome):
-        # one commit fewer per task.
         state.progress = None
-        state.pending_task_update = {
-            "status": "failed" if outcome.status == "timeout" else outcome.status,
-            "finished_at": outcome.finished_at,
-            "rows_extracted": outcome.rows_extracted,
-            "rows_loaded": outcome.rows_loaded,
-            "bytes_loaded": outcome.bytes_loaded,
-            "error_message": outcome.error_message,
-        }
+        self._writes.task_result(
+            state.task_run_id,
+            status="failed" if outcome.status == "timeout" else outcome.status,
+            finished_at=outcome.finished_at,
+            rows_extracted=outcome.rows_extracted,
+            rows_loaded=outcome.rows_loaded,
+            bytes_loaded=outcome.bytes_loaded,
+            error_message=outcome.error_message,
+        )
         return outcome
-
-    @staticmethod
-    async def _flush_task_update(conn: AsyncConnection, state: _InFlight) -> None:
-        if state.pending_task_update is not None and state.task_run_id is not None:
-            await dispatch.update_task(conn, state.task_run_id, **state.pending_task_update)
-            state.pending_task_update = None
 
     def _on_event(self, state: _InFlight, event: object) -> None:
         kind = getattr(event, "kind", None)
@@ -259,37 +300,27 @@ class Worker:
                 int(getattr(event, "bytes_loaded", 0)),
             )
 
-    async def _record_outcome(self, state: _InFlight, status: str, error: str | None) -> None:
+    def _record_outcome(self, state: _InFlight, status: str, error: str | None) -> None:
+        """Gather the run's last logs and its outcome for the next transaction. A run that
+        ends while the database is away is recorded once it is back: the writes stay gathered,
+        and the reapers hold off for a lease after an outage (see `ReapGate`)."""
         run = state.run
-        if state.lost:
-            return
         now = _utcnow()
         retrying = status == "failed" and run.retries_left
         metrics.RUNS_FINISHED.labels(run.job_name, "retrying" if retrying else status).inc()
         metrics.RUN_DURATION.labels(run.job_name).observe((now - run.started_at).total_seconds())
         if state.rows_loaded:
             metrics.ROWS_LOADED.labels(run.job_name).inc(state.rows_loaded)
-        async with self.db.write() as conn:
-            await self._flush_task_update(conn, state)
-            await dispatch.append_logs(conn, run.run_id, state.logs)
-            state.logs.clear()
-            if retrying:
-                delay = run.backoff().total_seconds()
-                await dispatch.append_logs(
-                    conn, run.run_id, [(now, "WARNING", f"retrying in {delay:g} s")]
-                )
-                await dispatch.retry(
-                    conn, run, worker_id=self.instance_id, error_message=error or "", now=now
-                )
-            else:
-                await dispatch.finish(
-                    conn,
-                    run,
-                    worker_id=self.instance_id,
-                    status=status,
-                    error_message=error,
-                    now=now,
-                )
+        if retrying:
+            state.logs.append((now, "WARNING", f"retrying in {run.backoff().total_seconds():g} s"))
+        self._writes.log(run.run_id, state.logs)
+        state.logs.clear()
+        if retrying:
+            self._writes.retry(run, worker_id=self.instance_id, error_message=error or "", now=now)
+        else:
+            self._writes.finish(
+                run, worker_id=self.instance_id, status=status, error_message=error, now=now
+            )
 
     # --- heartbeat -----------------------------------------------------------------------
     async def _heartbeat_loop(self) -> None:
@@ -298,6 +329,7 @@ class Worker:
                 await self._heartbeat()
             except Exception as exc:  # keep beating; the lease is long enough for a blip
                 log.warning("heartbeat failed", error=str(exc))
+                self._reap_gate.failed()
             await asyncio.sleep(self.settings.heartbeat_seconds)
 
     async def _heartbeat(self) -> None:
@@ -311,45 +343,64 @@ class Worker:
                 runs=[(s.run.run_id, s.run.attempt) for s in states],
                 now=now,
             )
-            for state in states:
-                if state.run.run_id not in owned:
-                    if state.run.run_id in self._inflight and not state.lost:
-                        log.warning("lost the lease; abandoning run", run_id=str(state.run.run_id))
-                        state.lost = True
-                        state.cancel.set()
-                    continue
-                if owned[state.run.run_id] and not state.cancel.is_set():
-                    state.logs.append((now, "WARNING", "cancel requested; stopping"))
-                    state.cancel.set()
-                if state.logs:
-                    await dispatch.append_logs(conn, state.run.run_id, state.logs)
-                    state.logs.clear()
+            live = [s for s in states if self._still_ours(s, owned, now)]
+            # The lines so far go out now, live on the run page; dropped here once committed.
+            logged: dict[int, int] = {}
+            saved: dict[int, tuple[int, int, int] | None] = {}
+            progress: list[Record] = []
+            for state in live:
+                self._progress_line(state, now)
                 if state.task_run_id and state.progress and state.progress != state.progress_saved:
                     extracted, loaded, nbytes = state.progress
-                    clock = asyncio.get_running_loop().time()
-                    if clock - state.progress_logged_at >= self.settings.progress_log_seconds:
-                        state.progress_logged_at = clock
-                        await dispatch.append_logs(
-                            conn,
-                            state.run.run_id,
-                            [
-                                (
-                                    now,
-                                    "INFO",
-                                    f"task {state.task_order}: {extracted:,} rows "
-                                    f"extracted, {loaded:,} loaded, {nbytes:,} bytes",
-                                )
-                            ],
-                        )
-                    await dispatch.update_task(
-                        conn,
-                        state.task_run_id,
-                        rows_extracted=extracted,
-                        rows_loaded=loaded,
-                        bytes_loaded=nbytes,
+                    progress.append(
+                        {
+                            "task_run_id": state.task_run_id,
+                            "rows_extracted": extracted,
+                            "rows_loaded": loaded,
+                            "bytes_loaded": nbytes,
+                        }
                     )
-                    state.progress_saved = state.progress
-            await dispatch.reap(conn, lease_seconds=self.settings.lease_seconds, now=now)
+                saved[id(state)] = state.progress
+                logged[id(state)] = len(state.logs)
+                await dispatch.append_logs(conn, state.run.run_id, state.logs[: logged[id(state)]])
+            await dispatch.record_progress(conn, progress)
+            if self._reap_gate.open:
+                await dispatch.reap(conn, lease_seconds=self.settings.lease_seconds, now=now)
+        for state in live:
+            del state.logs[: logged[id(state)]]
+            if saved[id(state)] is not None:
+                state.progress_saved = saved[id(state)]
+
+    def _still_ours(self, state: _InFlight, owned: dict[Any, bool], now: datetime) -> bool:
+        run_id = state.run.run_id
+        if run_id not in owned:
+            if run_id in self._inflight and not state.lost:
+                log.warning("lost the lease; abandoning run", run_id=str(run_id))
+                state.lost = True
+                state.cancel.set()
+            return False
+        if owned[run_id] and not state.cancel.is_set():
+            state.logs.append((now, "WARNING", "cancel requested; stopping"))
+            state.cancel.set()
+        return True
+
+    def _progress_line(self, state: _InFlight, now: datetime) -> None:
+        """A log line on long loads every `progress_log_seconds`, while the counters move."""
+        if not (state.task_run_id and state.progress and state.progress != state.progress_saved):
+            return
+        clock = asyncio.get_running_loop().time()
+        if clock - state.progress_logged_at < self.settings.progress_log_seconds:
+            return
+        state.progress_logged_at = clock
+        extracted, loaded, nbytes = state.progress
+        state.logs.append(
+            (
+                now,
+                "INFO",
+                f"task {state.task_order}: {extracted:,} rows extracted, {loaded:,} loaded, "
+                f"{nbytes:,} bytes",
+            )
+        )
 
 
 async def _wait_any(*awaitables: Coroutine[Any, Any, object] | None, timeout: float) -> None:
