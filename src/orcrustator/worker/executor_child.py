@@ -143,6 +143,7 @@ def _validated(kind: PluginKind, config: dict[str, Any], data_dir: Path) -> Any:
 
 
 _PREFETCH_BATCHES = 2
+_INLINE_BATCHES = 2
 _DONE = object()
 
 
@@ -152,7 +153,20 @@ def _prefetched(batches: Iterator[pa.RecordBatch]) -> Generator[pa.RecordBatch, 
     Reading a source and writing a destination then overlap (Arrow, ADBC and the drivers do
     their work outside the GIL), while memory stays bounded by the small queue. An error in
     the extractor is raised here, in the loader's thread, as if the two ran in line.
+
+    The first two batches are read in line: most tasks of a busy schedule are one or two
+    batches long, and for them a thread would cost more than it saves.
     """
+    for _ in range(_INLINE_BATCHES):
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        yield batch
+    yield from _read_ahead(batches)
+
+
+def _read_ahead(batches: Iterator[pa.RecordBatch]) -> Generator[pa.RecordBatch, None, None]:
     handoff: queue.Queue[object] = queue.Queue(maxsize=_PREFETCH_BATCHES)
     stop = threading.Event()
 

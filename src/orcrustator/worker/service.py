@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +34,10 @@ from orcrustator.worker.executor import ExecutorPool, TaskOutcome, TaskSpec
 log = structlog.get_logger("orcrustator.worker")
 
 FINAL_FLUSH_SECONDS = 10.0
+# When a finishing run wakes the dispatch loop while most slots are still busy, it waits this
+# long at most for a few more to finish, so that one transaction records them all and refills
+# their slots together. Queued work announced by NOTIFY is claimed without waiting.
+BATCH_LINGER_SECONDS = 0.02
 
 
 def _utcnow() -> datetime:
@@ -108,14 +112,23 @@ class Worker:
                 continue
             for run in claimed:
                 self._launch(run, tasks)
-            if (claimed and len(claimed) == free) or self._writes:
-                continue  # maybe more is waiting, or there is more to write: go again now
-            await _wait_any(
-                stop.wait(),
-                self.db.events.wait(notify.RUNS, poll),
-                self._wake.wait(),
-                timeout=poll,
-            )
+            announced = asyncio.ensure_future(self.db.events.wait(notify.RUNS, poll))
+            await _wait_any(stop.wait(), announced, self._wake.wait(), timeout=poll)
+            if not (announced.done() and not announced.cancelled() and announced.result()):
+                await self._linger(stop)
+
+    async def _linger(self, stop: asyncio.Event) -> None:
+        """Give a few more runs the chance to finish before the next transaction."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + BATCH_LINGER_SECONDS
+        enough = max(1, self.concurrency // 4)
+        while (
+            self.concurrency - len(self._inflight) < enough
+            and not stop.is_set()
+            and (remaining := until - loop.time()) > 0
+        ):
+            self._wake.clear()
+            await _wait_any(self._wake.wait(), stop.wait(), timeout=remaining)
 
     async def _transaction(self, free: int) -> list[ClaimedRun]:
         """Apply the gathered writes and, with `free` slots, claim runs: one transaction."""
@@ -189,10 +202,6 @@ class Worker:
     async def _execute(self, state: _InFlight) -> None:
         run = state.run
         bound = log.bind(run_id=str(run.run_id), job_id=str(run.job_id), attempt=run.attempt)
-        bound.info("run started", job_name=run.job_name, tasks=len(run.tasks))
-        state.logs.append(
-            (_utcnow(), "INFO", f"attempt {run.attempt} started on {self.instance_id}")
-        )
         deadline = (
             None
             if run.timeout_seconds is None
@@ -201,6 +210,10 @@ class Worker:
         status, error = "success", None
         try:
             try:
+                bound.info("run started", job_name=run.job_name, tasks=len(run.tasks))
+                state.logs.append(
+                    (_utcnow(), "INFO", f"attempt {run.attempt} started on {self.instance_id}")
+                )
                 if not run.tasks:
                     state.logs.append((_utcnow(), "WARNING", "the job has no tasks"))
                 for task in run.tasks:
@@ -403,7 +416,7 @@ class Worker:
         )
 
 
-async def _wait_any(*awaitables: Coroutine[Any, Any, object] | None, timeout: float) -> None:
+async def _wait_any(*awaitables: Awaitable[object] | None, timeout: float) -> None:
     """Return when the first of the awaitables completes, or after `timeout`."""
     tasks = [asyncio.ensure_future(a) for a in awaitables if a is not None]
     try:

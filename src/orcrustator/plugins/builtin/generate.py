@@ -75,7 +75,7 @@ def _small_batch(start: int, stop: int, seed: int) -> pa.RecordBatch:
             pa.array(ids, pa.int64()),
             pa.array([(h >> 11) / (1 << 53) for h in hashes], pa.float64()),
             pa.array([_LABELS[(h >> 7) & 7] for h in hashes], pa.string()),
-            pa.array([_EPOCH_US + i * 1_000_000 for i in ids], pa.int64()).cast(TIMESTAMP),
+            pa.array([_EPOCH_US + i * 1_000_000 for i in ids], TIMESTAMP),
         ],
         schema=SCHEMA,
     )
