@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from orcrustator.api.schemas.users import UserPublic
+from orcrustator.api.totals import TotalCounts
 from orcrustator.auth.throttle import LoginThrottle
 from orcrustator.auth.tokens import verify_token
 from orcrustator.db.engine import Database
@@ -27,6 +28,7 @@ class Services:
     db: Database
     token_key: str
     throttle: LoginThrottle
+    totals: TotalCounts = field(default_factory=TotalCounts)
 
 
 def get_services(request: Request) -> Services:

@@ -51,6 +51,8 @@ job_definitions = sa.Table(
     sa.Column("max_active_runs", sa.Integer(), nullable=False, server_default="1"),
     sa.Column("catchup", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Index("idx_job_definitions_is_active", "is_active"),
+    # List pages go by name; job_id makes the order total, so pages never overlap.
+    sa.Index("idx_job_definitions_job_name", "job_name", "job_id"),
 )
 
 task_definitions = sa.Table(
@@ -114,6 +116,11 @@ job_runs = sa.Table(
         postgresql_where=sa.text("status = 'running'"),
         sqlite_where=sa.text("status = 'running'"),
     ),
+    # Runs list newest first (all, one job's, one status's): a page reads one index range, and
+    # the page's keys for a deep offset come from an index-only scan.
+    sa.Index("idx_job_runs_created_at", "created_at", "run_id"),
+    sa.Index("idx_job_runs_job_id_created_at", "job_id", "created_at", "run_id"),
+    sa.Index("idx_job_runs_status_created_at", "status", "created_at", "run_id"),
 )
 
 users = sa.Table(

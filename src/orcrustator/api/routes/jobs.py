@@ -30,7 +30,13 @@ async def list_jobs(
 ) -> list[JobPublic]:
     async with services.db.read() as conn:
         records = await jobs_repo.list_page(conn, limit=limit, offset=offset, is_active=is_active)
-        total = await jobs_repo.count(conn, is_active=is_active)
+        total = await services.totals.total(
+            ("jobs", is_active),
+            offset=offset,
+            limit=limit,
+            page_size=len(records),
+            count=lambda: jobs_repo.count(conn, is_active=is_active),
+        )
     response.headers["X-Total-Count"] = str(total)
     now = datetime.now(UTC)
     return [job_public(r, now) for r in records]

@@ -42,7 +42,13 @@ async def _list(
         records = await runs_repo.list_page(
             conn, limit=limit, offset=offset, status=status, job_id=job_id
         )
-        total = await runs_repo.count(conn, status=status, job_id=job_id)
+        total = await services.totals.total(
+            ("runs", status, job_id),
+            offset=offset,
+            limit=limit,
+            page_size=len(records),
+            count=lambda: runs_repo.count(conn, status=status, job_id=job_id),
+        )
     response.headers["X-Total-Count"] = str(total)
     return [RunPublic.model_validate(r) for r in records]
 

@@ -67,16 +67,30 @@ async def get_by_name(conn: AsyncConnection, job_name: str) -> Record | None:
 
 def _filtered(query: Any, is_active: bool | None) -> Any:
     if is_active is not None:
-        return query.where(job_definitions.c.is_active.is_(is_active))
+        # `=` rather than `IS`: only an equality can use idx_job_definitions_is_active.
+        return query.where(job_definitions.c.is_active == is_active)
     return query
 
 
 async def list_page(
     conn: AsyncConnection, *, limit: int, offset: int, is_active: bool | None = None
 ) -> list[Record]:
-    query = _filtered(sa.select(job_definitions), is_active)
-    query = query.order_by(job_definitions.c.job_name, job_definitions.c.job_id)
-    rows = await conn.execute(query.limit(limit).offset(offset))
+    by_name = (job_definitions.c.job_name, job_definitions.c.job_id)
+    # The page's keys first (idx_job_definitions_job_name), then its rows: a deep offset skips
+    # index entries rather than whole rows.
+    keys = (
+        _filtered(sa.select(job_definitions.c.job_id), is_active)
+        .order_by(*by_name)
+        .limit(limit)
+        .offset(offset)
+        .subquery("page")
+    )
+    query = (
+        sa.select(job_definitions)
+        .select_from(job_definitions.join(keys, keys.c.job_id == job_definitions.c.job_id))
+        .order_by(*by_name)
+    )
+    rows = await conn.execute(query)
     return [as_record(r) for r in rows]
 
 

@@ -50,6 +50,9 @@ def _filtered(query: Any, status: str | None, job_id: uuid.UUID | None) -> Any:
     return query
 
 
+_NEWEST_FIRST = (job_runs.c.created_at.desc(), job_runs.c.run_id.desc())
+
+
 async def list_page(
     conn: AsyncConnection,
     *,
@@ -58,9 +61,21 @@ async def list_page(
     status: str | None = None,
     job_id: uuid.UUID | None = None,
 ) -> list[Record]:
-    query = _filtered(sa.select(*RUN_COLUMNS), status, job_id)
-    query = query.order_by(job_runs.c.created_at.desc(), job_runs.c.run_id.desc())
-    rows = await conn.execute(query.limit(limit).offset(offset))
+    # The page's keys first, then its rows: the keys come from an index-only scan of one of the
+    # (…, created_at, run_id) indexes, so a deep offset skips index entries, not table rows.
+    keys = (
+        _filtered(sa.select(job_runs.c.run_id), status, job_id)
+        .order_by(*_NEWEST_FIRST)
+        .limit(limit)
+        .offset(offset)
+        .subquery("page")
+    )
+    query = (
+        sa.select(*RUN_COLUMNS)
+        .select_from(job_runs.join(keys, keys.c.run_id == job_runs.c.run_id))
+        .order_by(*_NEWEST_FIRST)
+    )
+    rows = await conn.execute(query)
     return [as_record(r) for r in rows]
 
 
