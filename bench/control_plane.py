@@ -95,6 +95,7 @@ class Options:
     profile_dir: Path | None
     quick: bool
     parts: list[str] = field(default_factory=lambda: list(PARTS))
+    schedule_concurrency: int | None = None
 
 
 @dataclass
@@ -862,7 +863,7 @@ def burst(ctx: Context, procs: list[OrcProcess]) -> None:
 def run_schedules(ctx: Context) -> None:
     with process_group() as procs:
         if ctx.pg:
-            concurrency = best_concurrency(ctx, 2)
+            concurrency = ctx.opts.schedule_concurrency or best_concurrency(ctx, 2)
             sched = start_orc(ctx, procs, ["scheduler"], "scheduler")
             workers = [
                 start_orc(ctx, procs, ["worker", "--concurrency", str(concurrency)], f"sw-{i}")
@@ -871,7 +872,7 @@ def run_schedules(ctx: Context) -> None:
             wait_live(ctx, {"scheduler": [sched.pid], "worker": [w.pid for w in workers]})
             ctx.figures["schedule_processes"] = f"1 scheduler + 2 workers × {concurrency}"
         else:
-            concurrency = best_concurrency(ctx, 1)
+            concurrency = ctx.opts.schedule_concurrency or best_concurrency(ctx, 1)
             up = start_orc(ctx, procs, ["up", "--concurrency", str(concurrency)], "up-schedules")
             wait_live(ctx, {"scheduler": [up.pid], "worker": [up.pid]})
             ctx.figures["schedule_processes"] = f"orc up × {concurrency}"
@@ -1055,6 +1056,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
         help="worker concurrencies to try, comma-separated [4,8,16; quick: 8]",
     )
     parser.add_argument("--workers", default="1,2", help="worker process counts (PostgreSQL)")
+    parser.add_argument(
+        "--schedule-concurrency",
+        type=int,
+        default=None,
+        help="worker concurrency for the start-delay and burst parts [the best throughput one]",
+    )
     parser.add_argument("--log-level", default="WARNING", help="ORC_LOG_LEVEL of the processes")
     parser.add_argument("--pgbench-seconds", type=int, default=None)
     parser.add_argument(
@@ -1081,6 +1088,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         profile_dir=args.profile,
         quick=quick,
         parts=[p.strip() for p in args.parts.split(",") if p.strip() in PARTS],
+        schedule_concurrency=args.schedule_concurrency,
     )
 
 

@@ -277,3 +277,25 @@ def test_run_task_needs_a_started_pool() -> None:
             await pool.run_task(task(rows=1))
 
     asyncio.run(main())
+
+
+def test_an_extractor_runs_wholly_in_one_thread() -> None:
+    """Drivers such as sqlite3 refuse objects used from another thread than their own."""
+    import threading
+
+    import pyarrow as pa
+
+    from orcrustator.worker.executor_child import _prefetched
+
+    seen: list[int] = []
+
+    def batches() -> Any:
+        created_in = threading.get_ident()
+        for n in range(6):
+            assert threading.get_ident() == created_in
+            seen.append(threading.get_ident())
+            yield pa.record_batch([pa.array([n])], names=["n"])
+
+    got = [b.column(0)[0].as_py() for b in _prefetched(batches())]
+    assert got == [0, 1, 2, 3, 4, 5]
+    assert len(set(seen)) == 1

@@ -95,3 +95,15 @@ def test_unmask_restores_what_the_client_was_shown() -> None:
     shown = secrets.mask_config(stored)
     edited = {**shown, "table": "t2"}
     assert secrets.unmask(edited, stored) == {**stored, "table": "t2"}
+
+
+def test_referenced_environment_names_are_found_at_any_depth() -> None:
+    from orcrustator.plugins.secrets import referenced_names
+
+    config = {
+        "type": "http",
+        "url": "https://x/${env:API_HOST}/v1",
+        "headers": {"Authorization": "Bearer ${env:API_TOKEN}"},
+        "pages": [{"q": "${env:A}${env:B}"}, 3, None],
+    }
+    assert referenced_names([config, {"type": "null"}]) == {"API_HOST", "API_TOKEN", "A", "B"}

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from orcrustator.scheduler.cron import parse_schedule
-from orcrustator.scheduler.slots import due_slots, latest_slot
+from orcrustator.scheduler.slots import due_slots, latest_slot, slots_to_enqueue
 
 UTC_ZONE = ZoneInfo("UTC")
 NOW = datetime(2026, 3, 10, 12, 0, 30, tzinfo=UTC)
@@ -63,3 +63,51 @@ def test_catchup_is_bounded_to_the_newest_slots() -> None:
     assert len(slots) == 5
     assert slots[-1] == datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
     assert slots[0] == datetime(2026, 3, 10, 11, 56, tzinfo=UTC)
+
+
+def _every_second(after: datetime, looked_at: datetime | None, now: datetime) -> list[datetime]:
+    return slots_to_enqueue(
+        parse_schedule("* * * * * *"),
+        UTC_ZONE,
+        after=after,
+        looked_at=looked_at,
+        now=now,
+        catchup=False,
+        max_catchup=100,
+    )
+
+
+def test_a_late_wake_up_of_a_running_scheduler_skips_no_slot() -> None:
+    # The scheduler looked at NOW-3 s and enqueued that slot; a busy machine wakes it 3 s late.
+    looked = NOW - timedelta(seconds=3)
+    assert _every_second(after=looked, looked_at=looked, now=NOW) == [
+        NOW - timedelta(seconds=2),
+        NOW - timedelta(seconds=1),
+        NOW,
+    ]
+
+
+def test_slots_missed_before_the_scheduler_looked_follow_the_catchup_rule() -> None:
+    after = NOW - timedelta(minutes=10)  # the last slot enqueued before a downtime
+    looked = NOW - timedelta(seconds=2)  # this scheduler's previous look (its write failed)
+    assert _every_second(after=after, looked_at=looked, now=NOW) == [
+        looked,  # the latest slot of the downtime, once (catchup off)
+        NOW - timedelta(seconds=1),
+        NOW,
+    ]
+    # The first look after a start is all downtime: only the latest slot.
+    assert _every_second(after=after, looked_at=None, now=NOW) == [NOW]
+
+
+def test_late_slots_are_bounded_like_catchup() -> None:
+    looked = NOW - timedelta(minutes=5)
+    slots = slots_to_enqueue(
+        parse_schedule("* * * * * *"),
+        UTC_ZONE,
+        after=looked,
+        looked_at=looked,
+        now=NOW,
+        catchup=False,
+        max_catchup=10,
+    )
+    assert slots == [NOW - timedelta(seconds=s) for s in range(9, -1, -1)]

@@ -48,8 +48,9 @@ def _run(settings: Settings, *, api: bool, scheduler: bool, worker: bool) -> Non
         start_http_server(settings.metrics_port, addr=settings.host, registry=REGISTRY)
 
     async def main() -> None:
-        # Every in-flight run may write at once, besides the heartbeat and the claim loop.
-        pool_size = settings.db_pool_size + (settings.worker_concurrency + 3 if worker else 0)
+        # A worker writes through its dispatch loop, its heartbeat and, while draining, one
+        # more writer, however many runs it executes.
+        pool_size = settings.db_pool_size + (3 if worker else 0)
         db = Database(db_url, pool_size=pool_size)
         components: list[Component] = []
         if api:

@@ -52,6 +52,17 @@ def resolve(
     return visit(dict(config), ""), used
 
 
+def referenced_names(config: Any) -> set[str]:
+    """The NAMEs of every `${env:NAME}` in the config's strings, however deep."""
+    if isinstance(config, str):
+        return set(_REFERENCE.findall(config))
+    if isinstance(config, Mapping):
+        return set().union(*(referenced_names(v) for v in config.values()))
+    if isinstance(config, list):
+        return set().union(*(referenced_names(v) for v in config))
+    return set()
+
+
 def starts_with_reference(value: str) -> bool:
     """True for `${env:NAME}…`: a value whose scheme is known only once resolved, at run time."""
     return _REFERENCE.match(value) is not None

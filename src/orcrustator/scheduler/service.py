@@ -22,7 +22,7 @@ from orcrustator.db.outage import ReapGate
 from orcrustator.db.repo import dispatch, instances
 from orcrustator.db.repo import schedule as schedule_repo
 from orcrustator.scheduler.cron import CronSchedule, next_fire_time, parse_schedule
-from orcrustator.scheduler.slots import due_slots
+from orcrustator.scheduler.slots import slots_to_enqueue
 from orcrustator.settings import Settings
 
 log = structlog.get_logger("orcrustator.scheduler")
@@ -54,6 +54,7 @@ class Scheduler:
         self.instance_id = instances.new_instance_id("scheduler")
         self._jobs: dict[uuid.UUID, _Job] = {}
         self._reap_gate = ReapGate(settings.lease_seconds)
+        self._looked_at: datetime | None = None
 
     async def _load_jobs(self) -> None:
         async with self.db.read() as conn:
@@ -76,10 +77,11 @@ class Scheduler:
         slots: list[tuple[uuid.UUID, datetime]] = []
         latest: dict[uuid.UUID, datetime] = {}
         for job in self._jobs.values():
-            due = due_slots(
+            due = slots_to_enqueue(
                 job.schedule,
                 job.tz,
                 after=job.after,
+                looked_at=self._looked_at,
                 now=now,
                 catchup=job.catchup,
                 max_catchup=self.settings.max_catchup_runs,
@@ -88,6 +90,9 @@ class Scheduler:
             if due:
                 latest[job.job_id] = due[-1]
             job.next_slot = next_fire_time(job.schedule, job.tz, max(job.after, now))
+        # Set before writing: slots of a cycle whose write fails were missed in an outage, and
+        # the catch-up rule decides which of them still run.
+        self._looked_at = now
         if not slots:
             return 0
         async with self.db.write() as conn:

@@ -55,3 +55,40 @@ def due_slots(
                 schedule, tz, max(after, latest - (times[-1] - times[0])), now, _MAX_LISTED
             )
     return times[-max_catchup:]
+
+
+def slots_to_enqueue(
+    schedule: CronSchedule,
+    tz: ZoneInfo,
+    *,
+    after: datetime,
+    looked_at: datetime | None,
+    now: datetime,
+    catchup: bool,
+    max_catchup: int,
+) -> list[datetime]:
+    """The slots a running scheduler enqueues now.
+
+    `looked_at` is when this scheduler last looked at its jobs (None on its first look). Slots
+    up to then that are still missing were missed while nobody looked (downtime, an outage):
+    the catch-up rule of `due_slots` applies to them. Slots since then are not missed, only
+    late (a slow wake-up on a busy machine): every one of them is due, bounded like catch-up.
+    """
+    if looked_at is None:
+        return due_slots(
+            schedule, tz, after=after, now=now, catchup=catchup, max_catchup=max_catchup
+        )
+    missed: list[datetime] = []
+    if looked_at > after:
+        missed = due_slots(
+            schedule, tz, after=after, now=looked_at, catchup=catchup, max_catchup=max_catchup
+        )
+    late = due_slots(
+        schedule,
+        tz,
+        after=max(after, looked_at),
+        now=now,
+        catchup=True,
+        max_catchup=max_catchup,
+    )
+    return (missed + late)[-max_catchup:]

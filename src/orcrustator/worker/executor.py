@@ -200,9 +200,16 @@ class ExecutorPool:
         if mp_context == "forkserver":
             # The fork server imports pyarrow, pydantic and the plugin specs once for all children.
             # pyarrow.compute too: imported lazily by Arrow casts, it cost each fresh
-            # executor about a second on its first task.
+            # executor about a second on its first task. And the CLI: every child runs the main
+            # module (the `orc` script) again, which imports it. ("__main__" in this list would
+            # say the same, but Python 3.11's fork server never receives the main module's path.)
             self._mp.set_forkserver_preload(
-                ["orcrustator.worker.executor_child", "pyarrow.compute"]
+                [
+                    "orcrustator.cli",
+                    "orcrustator.worker.forkserver_preload",
+                    "orcrustator.worker.executor_child",
+                    "pyarrow.compute",
+                ]
             )
         self._idle: asyncio.Queue[_Child] = asyncio.Queue()
         self._children: set[_Child] = set()

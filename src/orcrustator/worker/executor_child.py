@@ -24,7 +24,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -66,6 +66,9 @@ class TaskSpec:
     extractor_config: dict[str, Any]
     loader_config: dict[str, Any]
     data_dir: str
+    # The worker's values of the variables the configs reference: the executor's own
+    # environment is the fork server's, as it was when the worker started.
+    environ: dict[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -143,7 +146,6 @@ def _validated(kind: PluginKind, config: dict[str, Any], data_dir: Path) -> Any:
 
 
 _PREFETCH_BATCHES = 2
-_INLINE_BATCHES = 2
 _DONE = object()
 
 
@@ -152,21 +154,9 @@ def _prefetched(batches: Iterator[pa.RecordBatch]) -> Generator[pa.RecordBatch, 
 
     Reading a source and writing a destination then overlap (Arrow, ADBC and the drivers do
     their work outside the GIL), while memory stays bounded by the small queue. An error in
-    the extractor is raised here, in the loader's thread, as if the two ran in line.
-
-    The first two batches are read in line: most tasks of a busy schedule are one or two
-    batches long, and for them a thread would cost more than it saves.
+    the extractor is raised here, in the loader's thread, as if the two ran in line. The whole
+    extractor runs in that one thread: drivers such as sqlite3 refuse to be used from another.
     """
-    for _ in range(_INLINE_BATCHES):
-        try:
-            batch = next(batches)
-        except StopIteration:
-            return
-        yield batch
-    yield from _read_ahead(batches)
-
-
-def _read_ahead(batches: Iterator[pa.RecordBatch]) -> Generator[pa.RecordBatch, None, None]:
     handoff: queue.Queue[object] = queue.Queue(maxsize=_PREFETCH_BATCHES)
     stop = threading.Event()
 
@@ -229,9 +219,10 @@ def run_task(spec: TaskSpec, reporter: _Reporter, cancelled: Callable[[], bool])
         data_dir = Path(spec.data_dir)
         # References resolve here, in the task's process, from the worker's environment; the
         # values are remembered so that no message leaving this process repeats them.
-        raw_extractor, used = secrets.resolve(spec.extractor_config, os.environ)
+        environ = {**os.environ, **spec.environ}
+        raw_extractor, used = secrets.resolve(spec.extractor_config, environ)
         secret_values |= used
-        raw_loader, used = secrets.resolve(spec.loader_config, os.environ)
+        raw_loader, used = secrets.resolve(spec.loader_config, environ)
         secret_values |= used
         reporter.secrets = secret_values
         extractor_config = _validated("extractor", raw_extractor, data_dir)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,15 +29,16 @@ from orcrustator.db.outage import ReapGate, retry_write
 from orcrustator.db.repo import dispatch, instances
 from orcrustator.db.repo._rows import Record
 from orcrustator.db.repo.dispatch import ClaimedRun, ClaimedTask, RunWrites
+from orcrustator.plugins import secrets
 from orcrustator.settings import Settings
 from orcrustator.worker.executor import ExecutorPool, TaskOutcome, TaskSpec
 
 log = structlog.get_logger("orcrustator.worker")
 
 FINAL_FLUSH_SECONDS = 10.0
-# When a finishing run wakes the dispatch loop while most slots are still busy, it waits this
-# long at most for a few more to finish, so that one transaction records them all and refills
-# their slots together. Queued work announced by NOTIFY is claimed without waiting.
+# When the dispatch loop wakes while most slots are still busy, it waits this long at most for
+# a few more runs to finish, so that one transaction records them all and refills their slots
+# together. A worker with slots to spare claims at once.
 BATCH_LINGER_SECONDS = 0.02
 
 
@@ -112,10 +114,13 @@ class Worker:
                 continue
             for run in claimed:
                 self._launch(run, tasks)
-            announced = asyncio.ensure_future(self.db.events.wait(notify.RUNS, poll))
-            await _wait_any(stop.wait(), announced, self._wake.wait(), timeout=poll)
-            if not (announced.done() and not announced.cancelled() and announced.result()):
-                await self._linger(stop)
+            await _wait_any(
+                stop.wait(),
+                self.db.events.wait(notify.RUNS, poll),
+                self._wake.wait(),
+                timeout=poll,
+            )
+            await self._linger(stop)
 
     async def _linger(self, stop: asyncio.Event) -> None:
         """Give a few more runs the chance to finish before the next transaction."""
@@ -261,6 +266,11 @@ class Worker:
             extractor_config=task.extractor_config,
             loader_config=task.loader_config,
             data_dir=str(self.settings.data_dir),
+            environ={
+                name: os.environ[name]
+                for name in secrets.referenced_names([task.extractor_config, task.loader_config])
+                if name in os.environ
+            },
         )
         outcome = await self.pool.run_task(
             spec,

@@ -269,6 +269,10 @@ async def claim(
         claimed.append(run)
     if first_task_runs:
         await conn.execute(sa.insert(task_runs), first_task_runs)
+    if len(picked) == limit and len(candidates) > limit:
+        # Runs this claim locked but had no slot for were invisible to other workers until
+        # now: wake them once it commits, or they would find them only at their next poll.
+        await notify.publish(conn, notify.RUNS)
     return claimed
 
 
