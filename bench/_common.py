@@ -17,14 +17,17 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from orcrustator.db.tables import job_definitions, task_definitions
 from orcrustator.db.urls import DatabaseUrl, parse_database_url
 
 T = TypeVar("T")
@@ -354,3 +357,104 @@ def json_line(payload: dict[str, Any]) -> str:
         return value
 
     return json.dumps(clean(payload), default=default, separators=(",", ":"))
+
+
+# --- jobs ---------------------------------------------------------------------------------------
+TRIVIAL_TASK: dict[str, Any] = {
+    "extractor_config": {"type": "generate", "rows": 1},
+    "loader_config": {"type": "null"},
+}
+
+
+def _announce_jobs(db: BenchDatabase, conn: sa.Connection) -> None:
+    if db.is_postgres:  # SQLite has no NOTIFY: `orc up` re-reads its jobs every few seconds
+        conn.execute(sa.text("SELECT pg_notify('orc_jobs', '')"))
+
+
+def insert_jobs(
+    db: BenchDatabase,
+    prefix: str,
+    count: int,
+    *,
+    schedule: str,
+    is_active: bool,
+    max_active_runs: int,
+) -> tuple[list[uuid.UUID], datetime]:
+    """`count` jobs with one trivial task each, in one transaction (then NOTIFY orc_jobs)."""
+    now = datetime.now(UTC)
+    jobs: list[dict[str, Any]] = []
+    tasks: list[dict[str, Any]] = []
+    for i in range(count):
+        job_id = uuid.uuid4()
+        jobs.append(
+            {
+                "job_id": job_id,
+                "job_name": f"{prefix}-{i:05d}",
+                "schedule": schedule,
+                "is_active": is_active,
+                "timezone": "UTC",
+                "max_active_runs": max_active_runs,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        tasks.append(
+            {
+                "task_id": uuid.uuid4(),
+                "job_id": job_id,
+                "task_order": 1,
+                "created_at": now,
+                "updated_at": now,
+                **TRIVIAL_TASK,
+            }
+        )
+    with db.engine.begin() as conn:
+        conn.execute(sa.insert(job_definitions), jobs)
+        conn.execute(sa.insert(task_definitions), tasks)
+        _announce_jobs(db, conn)
+    return [j["job_id"] for j in jobs], now
+
+
+def set_active(db: BenchDatabase, job_ids: list[uuid.UUID], active: bool) -> datetime:
+    """Pause or resume jobs (then NOTIFY orc_jobs); returns when it was committed."""
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.update(job_definitions)
+            .where(job_definitions.c.job_id.in_(job_ids))
+            .values(is_active=active, updated_at=datetime.now(UTC))
+        )
+        _announce_jobs(db, conn)
+    return datetime.now(UTC)
+
+
+# --- driver -------------------------------------------------------------------------------------
+def say(message: str) -> None:
+    """Progress for the person watching, on stderr: stdout carries the table and JSON line."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def exit_on_sigterm() -> None:
+    def on_term(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)  # unwinds through every cleanup block
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
+def report(
+    title: str,
+    payload: dict[str, Any],
+    measure: Callable[[], tuple[list[Row], dict[str, Any], bool]],
+) -> int:
+    """Run `measure`, print its table and the JSON line; the exit status says whether it passed."""
+    exit_on_sigterm()
+    try:
+        rows, figures, ok = measure()
+    except BenchError as exc:
+        say(f"{payload['bench']}: {exc}")
+        payload.update({"ok": False, "error": str(exc)})
+        print(json_line(payload), flush=True)
+        return 1
+    payload.update(figures)
+    print_table(title, rows)
+    print(json_line(payload), flush=True)
+    return 0 if ok else 1

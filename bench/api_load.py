@@ -27,7 +27,6 @@ import asyncio
 import math
 import os
 import random
-import signal
 import sys
 import time
 from collections import Counter
@@ -43,18 +42,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (
     BenchDatabase,
-    BenchError,
     OrcProcess,
     Row,
     clean_env,
     cpu_seconds,
     free_port,
     fresh_database,
-    json_line,
     machine_cpu,
     percentile,
-    print_table,
     process_group,
+    report,
+    say,
     utilisation,
     verdict,
     wait_until,
@@ -433,17 +431,13 @@ def run_phase(
     )
 
 
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def load(opts: Options) -> tuple[list[Row], dict[str, Any], bool]:
     figures: dict[str, Any] = {}
     rows: list[Row] = []
     with workdir("orc-api-load-") as work, fresh_database("postgresql", work) as db:
         migrate.upgrade(db.parsed)
         figures["database"] = db.name
-        _say(f"api_load: seeding {opts.jobs:,} jobs and {opts.runs:,} runs")
+        say(f"api_load: seeding {opts.jobs:,} jobs and {opts.runs:,} runs")
         timings = seed(db, opts.jobs, opts.runs)
         figures["seed_seconds"] = timings
         job_ids, run_ids = sample_ids(db, 2000)
@@ -483,14 +477,14 @@ def load(opts: Options) -> tuple[list[Row], dict[str, Any], bool]:
             mix = endpoints(job_ids, run_ids, opts.jobs, opts.runs)
             health = [Endpoint("GET /health", lambda rnd: "/health", False)]
             me = [Endpoint("GET /api/v1/users/me", lambda rnd: "/api/v1/users/me", False)]
-            _say("api_load: warm-up")
+            say("api_load: warm-up")
             run_phase("warm-up", db, api, base, token, mix, opts, opts.warmup_seconds, 0)
-            _say(f"api_load: ceilings, {opts.ceiling_seconds:g} s each")
+            say(f"api_load: ceilings, {opts.ceiling_seconds:g} s each")
             ceil_health = run_phase(
                 "health", db, api, base, None, health, opts, opts.ceiling_seconds, 1
             )
             ceil_me = run_phase("users/me", db, api, base, token, me, opts, opts.ceiling_seconds, 2)
-            _say(f"api_load: {opts.clients} clients on the mix for {opts.seconds:g} s")
+            say(f"api_load: {opts.clients} clients on the mix for {opts.seconds:g} s")
             main = run_phase("mix", db, api, base, token, mix, opts, opts.seconds, 3)
             api_log_tail = api.tail(5)
 
@@ -640,23 +634,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
-
-    def on_term(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)  # unwinds through every cleanup block
-
-    signal.signal(signal.SIGTERM, on_term)
     payload: dict[str, Any] = {"bench": "api_load", "quick": opts.quick, "cpus": os.cpu_count()}
-    try:
-        rows, figures, ok = load(opts)
-    except BenchError as exc:
-        _say(f"api_load: {exc}")
-        payload.update({"ok": False, "error": str(exc)})
-        print(json_line(payload), flush=True)
-        return 1
-    payload.update(figures)
-    print_table("orc-rust-ator API load", rows)
-    print(json_line(payload), flush=True)
-    return 0 if ok else 1
+    return report("orc-rust-ator API load", payload, lambda: load(opts))
 
 
 if __name__ == "__main__":

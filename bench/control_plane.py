@@ -41,13 +41,17 @@ from bench._common import (
     Row,
     clean_env,
     cpu_seconds,
+    exit_on_sigterm,
     free_port,
     fresh_database,
+    insert_jobs,
     json_line,
     machine_cpu,
     percentile,
     print_table,
     process_group,
+    say,
+    set_active,
     utilisation,
     verdict,
     wait_until,
@@ -59,14 +63,8 @@ from orcrustator.db.tables import (
     job_runs,
     run_logs,
     service_instances,
-    task_definitions,
     task_runs,
 )
-
-TRIVIAL_TASK: dict[str, Any] = {
-    "extractor_config": {"type": "generate", "rows": 1},
-    "loader_config": {"type": "null"},
-}
 
 # Targets (see ../shared/targets.md, "Control plane").
 TARGET_PG_RUNS_PER_S = 500.0
@@ -116,63 +114,6 @@ class Context:
 
 
 # --- database set-up --------------------------------------------------------------------------
-def insert_jobs(
-    ctx: Context,
-    prefix: str,
-    count: int,
-    *,
-    schedule: str,
-    is_active: bool,
-    max_active_runs: int,
-) -> tuple[list[uuid.UUID], datetime]:
-    """`count` jobs with one trivial task each, in one transaction (then NOTIFY orc_jobs)."""
-    now = datetime.now(UTC)
-    jobs: list[dict[str, Any]] = []
-    tasks: list[dict[str, Any]] = []
-    for i in range(count):
-        job_id = uuid.uuid4()
-        jobs.append(
-            {
-                "job_id": job_id,
-                "job_name": f"{prefix}-{i:05d}",
-                "schedule": schedule,
-                "is_active": is_active,
-                "timezone": "UTC",
-                "max_active_runs": max_active_runs,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-        tasks.append(
-            {
-                "task_id": uuid.uuid4(),
-                "job_id": job_id,
-                "task_order": 1,
-                "created_at": now,
-                "updated_at": now,
-                **TRIVIAL_TASK,
-            }
-        )
-    with ctx.db.engine.begin() as conn:
-        conn.execute(sa.insert(job_definitions), jobs)
-        conn.execute(sa.insert(task_definitions), tasks)
-        if ctx.pg:
-            conn.execute(sa.text("SELECT pg_notify('orc_jobs', '')"))
-    return [j["job_id"] for j in jobs], now
-
-
-def set_active(ctx: Context, job_ids: list[uuid.UUID], active: bool) -> datetime:
-    with ctx.db.engine.begin() as conn:
-        conn.execute(
-            sa.update(job_definitions)
-            .where(job_definitions.c.job_id.in_(job_ids))
-            .values(is_active=active, updated_at=datetime.now(UTC))
-        )
-        if ctx.pg:
-            conn.execute(sa.text("SELECT pg_notify('orc_jobs', '')"))
-    return datetime.now(UTC)
-
-
 def insert_history(ctx: Context, job_id: uuid.UUID, count: int) -> float:
     """`count` finished runs of `job_id`, one per second of the past, in one statement."""
     started = time.monotonic()
@@ -544,14 +485,14 @@ def throughput_trial(
 
 def run_throughput(ctx: Context) -> None:
     job_ids, _ = insert_jobs(
-        ctx, "throughput", 1, schedule="0 0 1 1 *", is_active=True, max_active_runs=10_000
+        ctx.db, "throughput", 1, schedule="0 0 1 1 *", is_active=True, max_active_runs=10_000
     )
     job_id = job_ids[0]
     history = ctx.opts.history if ctx.opts.history is not None else 0
     seconds = insert_history(ctx, job_id, history) if history else 0.0
     ctx.figures["history_runs"] = history
     ctx.figures["history_insert_s"] = seconds
-    _say(f"{ctx.section()}: {history:,} history runs inserted in {seconds:.1f} s")
+    say(f"{ctx.section()}: {history:,} history runs inserted in {seconds:.1f} s")
 
     trials: list[dict[str, Any]] = []
     worker_counts = ctx.opts.worker_counts if ctx.pg else [1]
@@ -559,7 +500,7 @@ def run_throughput(ctx: Context) -> None:
         for concurrency in ctx.opts.concurrency:
             result = throughput_trial(ctx, job_id, workers, concurrency)
             trials.append(result)
-            _say(
+            say(
                 f"  {'workers' if ctx.pg else 'orc up'} {workers} × concurrency {concurrency}: "
                 f"{result['runs_per_s']:.0f} runs/s (records ok: {result['records_ok']}, "
                 f"machine CPU {result['machine_cpu_busy']:.0%})"
@@ -638,7 +579,7 @@ def run_throughput(ctx: Context) -> None:
     if ctx.pg and 2 in best:
         t = throughput_trial(ctx, job_id, 2, best[2]["concurrency"], analyze=True)
         ctx.figures["throughput_analyzed"] = t
-        _say(f"  diagnostic with ANALYZE after the enqueue: {t['runs_per_s']:.0f} runs/s")
+        say(f"  diagnostic with ANALYZE after the enqueue: {t['runs_per_s']:.0f} runs/s")
         ctx.rows.append(
             Row(
                 sec,
@@ -677,14 +618,14 @@ def _floor_s(t: datetime) -> datetime:
 def start_delay(ctx: Context, procs: list[OrcProcess]) -> None:
     n = ctx.opts.delay_jobs
     job_ids, created = insert_jobs(
-        ctx, "every-second", n, schedule="* * * * * *", is_active=True, max_active_runs=2
+        ctx.db, "every-second", n, schedule="* * * * * *", is_active=True, max_active_runs=2
     )
     deadline = time.monotonic() + ctx.opts.delay_seconds
     while time.monotonic() < deadline:
         for p in procs:
             p.check_alive()
         time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
-    paused = set_active(ctx, job_ids, False)
+    paused = set_active(ctx.db, job_ids, False)
     wait_idle(ctx, max(120.0, n * ctx.opts.delay_seconds / 10), procs)
 
     with ctx.db.engine.connect() as conn:
@@ -795,7 +736,9 @@ def burst(ctx: Context, procs: list[OrcProcess]) -> None:
     lead = 12.0  # enough for an SQLite scheduler, which re-reads jobs every 5 s
     slot = _floor_s(datetime.now(UTC)) + timedelta(seconds=lead)
     schedule = f"{slot.second} {slot.minute} {slot.hour} * * *"
-    job_ids, _ = insert_jobs(ctx, "burst", n, schedule=schedule, is_active=True, max_active_runs=1)
+    job_ids, _ = insert_jobs(
+        ctx.db, "burst", n, schedule=schedule, is_active=True, max_active_runs=1
+    )
     started_q = (
         sa.select(sa.func.count())
         .select_from(job_runs.join(job_definitions))
@@ -813,7 +756,7 @@ def burst(ctx: Context, procs: list[OrcProcess]) -> None:
         wait_until(all_started, lead + max(120.0, n / 10), POLL_S, f"{n} burst runs started")
     except BenchError:
         timed_out = True
-    set_active(ctx, job_ids, False)
+    set_active(ctx.db, job_ids, False)
     wait_idle(ctx, max(120.0, n / 10), procs)
     with ctx.db.engine.connect() as conn:
         rows = conn.execute(
@@ -876,9 +819,9 @@ def run_schedules(ctx: Context) -> None:
             up = start_orc(ctx, procs, ["up", "--concurrency", str(concurrency)], "up-schedules")
             wait_live(ctx, {"scheduler": [up.pid], "worker": [up.pid]})
             ctx.figures["schedule_processes"] = f"orc up × {concurrency}"
-        _say(f"{ctx.section()}: start delay ({ctx.figures['schedule_processes']})")
+        say(f"{ctx.section()}: start delay ({ctx.figures['schedule_processes']})")
         start_delay(ctx, procs)
-        _say(f"{ctx.section()}: burst of {ctx.opts.burst_jobs}")
+        say(f"{ctx.section()}: burst of {ctx.opts.burst_jobs}")
         burst(ctx, procs)
 
 
@@ -918,7 +861,7 @@ def fill_queue(ctx: Context, job_id: uuid.UUID, count: int) -> None:
 
 def run_pgbench(ctx: Context, pgbench: str, name: str, script: str, fill: int) -> dict[str, Any]:
     job_ids, _ = insert_jobs(
-        ctx, f"pgbench-{name}", 1, schedule="0 0 1 1 *", is_active=False, max_active_runs=10_000
+        ctx.db, f"pgbench-{name}", 1, schedule="0 0 1 1 *", is_active=False, max_active_runs=10_000
     )
     fill_queue(ctx, job_ids[0], fill)
     with ctx.db.engine.connect() as conn:
@@ -962,7 +905,7 @@ def run_ceiling(ctx: Context) -> None:
     if pgbench is None:
         ctx.rows.append(Row(sec, "(c) pgbench ceiling", "pgbench not found"))
         return
-    _say(f"{sec}: pgbench ceiling ({ctx.opts.pgbench_seconds} s per variant)")
+    say(f"{sec}: pgbench ceiling ({ctx.opts.pgbench_seconds} s per variant)")
     single = run_pgbench(ctx, pgbench, "single", PGBENCH_SINGLE, fill=60_000)
     batch = run_pgbench(ctx, pgbench, "batch50", PGBENCH_BATCH, fill=400_000)
     ctx.figures["pgbench"] = {"single": single, "batch50": batch}
@@ -994,10 +937,6 @@ def run_ceiling(ctx: Context) -> None:
 
 
 # --- driver -------------------------------------------------------------------------------------
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def run_backend(backend: str, opts: Options) -> tuple[list[Row], dict[str, Any]]:
     with workdir() as work, fresh_database(backend, work) as db:
         migrate.upgrade(db.parsed)
@@ -1022,9 +961,9 @@ def run_backend(backend: str, opts: Options) -> tuple[list[Row], dict[str, Any]]
         except BenchError as exc:
             ctx.figures["error"] = str(exc)
             ctx.rows.append(Row(ctx.section(), "ERROR", str(exc)[:200]))
-            _say(f"{ctx.section()}: {exc}")
+            say(f"{ctx.section()}: {exc}")
             for log in sorted(work.glob("*.log")):
-                _say(f"--- {log.name} (tail)\n" + "\n".join(log.read_text().splitlines()[-20:]))
+                say(f"--- {log.name} (tail)\n" + "\n".join(log.read_text().splitlines()[-20:]))
         ctx.figures["bench_seconds"] = time.monotonic() - started
         ctx.rows.insert(
             0,
@@ -1095,10 +1034,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
 
-    def on_term(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)  # unwinds through every cleanup block
-
-    signal.signal(signal.SIGTERM, on_term)
+    exit_on_sigterm()
     all_rows: list[Row] = []
     payload: dict[str, Any] = {
         "bench": "control_plane",

@@ -30,14 +30,13 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import signal
 import statistics
 import sys
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (
     BenchDatabase,
-    BenchError,
     OrcProcess,
     Row,
     clean_env,
@@ -56,21 +54,19 @@ from bench._common import (
     descendants,
     free_port,
     fresh_database,
-    json_line,
+    insert_jobs,
     percentile,
-    print_table,
     process_group,
+    report,
+    say,
+    set_active,
     verdict,
     wait_until,
     workdir,
 )
 from orcrustator.db import migrate
-from orcrustator.db.tables import job_definitions, job_runs, service_instances, task_definitions
+from orcrustator.db.tables import job_runs, service_instances
 
-TRIVIAL_TASK: dict[str, Any] = {
-    "extractor_config": {"type": "generate", "rows": 1},
-    "loader_config": {"type": "null"},
-}
 ADMIN_PASSWORD = "soak-admin-password"  # noqa: S105 - a throwaway account in a throwaway database
 FINAL_STATUSES = ("success", "failed", "cancelled")
 
@@ -113,59 +109,6 @@ def rss_mb(pid: int) -> float | None:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return None
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-# --- set-up ---------------------------------------------------------------------------------------
-def insert_jobs(db: BenchDatabase, count: int) -> tuple[list[uuid.UUID], datetime]:
-    """`count` active every-second jobs, one trivial task each, in one transaction + NOTIFY."""
-    now = datetime.now(UTC)
-    jobs: list[dict[str, Any]] = []
-    tasks: list[dict[str, Any]] = []
-    for i in range(count):
-        job_id = uuid.uuid4()
-        jobs.append(
-            {
-                "job_id": job_id,
-                "job_name": f"soak-{i:03d}",
-                "schedule": "* * * * * *",
-                "is_active": True,
-                "timezone": "UTC",
-                # A run that is briefly late must not hold back the next slot's run.
-                "max_active_runs": 2,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-        tasks.append(
-            {
-                "task_id": uuid.uuid4(),
-                "job_id": job_id,
-                "task_order": 1,
-                "created_at": now,
-                "updated_at": now,
-                **TRIVIAL_TASK,
-            }
-        )
-    with db.engine.begin() as conn:
-        conn.execute(sa.insert(job_definitions), jobs)
-        conn.execute(sa.insert(task_definitions), tasks)
-        conn.execute(sa.text("SELECT pg_notify('orc_jobs', '')"))
-    return [j["job_id"] for j in jobs], now
-
-
-def pause_jobs(db: BenchDatabase, job_ids: list[uuid.UUID]) -> datetime:
-    with db.engine.begin() as conn:
-        conn.execute(
-            sa.update(job_definitions)
-            .where(job_definitions.c.job_id.in_(job_ids))
-            .values(is_active=False, updated_at=datetime.now(UTC))
-        )
-        conn.execute(sa.text("SELECT pg_notify('orc_jobs', '')"))
-    return datetime.now(UTC)
 
 
 def wait_live(db: BenchDatabase, expected: dict[str, list[int]], procs: list[OrcProcess]) -> None:
@@ -442,8 +385,16 @@ def soak(opts: Options) -> tuple[list[Row], dict[str, Any], bool]:
 
                 wait_until(api_up, LIVE_TIMEOUT_S, 0.2, "api healthy")
                 poller.login()
-                job_ids, created = insert_jobs(db, opts.jobs)
-                _say(f"soak: {opts.jobs} jobs every second for {opts.minutes:g} min")
+                job_ids, created = insert_jobs(
+                    db,
+                    "soak",
+                    opts.jobs,
+                    schedule="* * * * * *",
+                    is_active=True,
+                    # A run that is briefly late must not hold back the next slot's run.
+                    max_active_runs=2,
+                )
+                say(f"soak: {opts.jobs} jobs every second for {opts.minutes:g} min")
                 sampler = Sampler(named, ["worker-1", "worker-2"])
                 end = sampler.t0 + duration
                 next_report = sampler.t0 + 60
@@ -456,12 +407,12 @@ def soak(opts: Options) -> tuple[list[Row], dict[str, Any], bool]:
                             for n, s in sampler.series.items()
                             if s.samples
                         )
-                        _say(f"soak: {(now - sampler.t0) / 60:.0f} min; RSS MB: {mem}")
+                        say(f"soak: {(now - sampler.t0) / 60:.0f} min; RSS MB: {mem}")
                         next_report += 60
                     time.sleep(max(0.0, min(opts.sample_seconds, end - time.monotonic())))
                 sampler.sample()
                 cpu = sampler.cpu_percent()
-                paused = pause_jobs(db, job_ids)
+                paused = set_active(db, job_ids, False)
                 backlog = unfinished(db)
                 drain_s = drain(db, started, opts)
                 runs = run_figures(db, job_ids, created, paused)
@@ -669,23 +620,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
-
-    def on_term(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)  # unwinds through every cleanup block
-
-    signal.signal(signal.SIGTERM, on_term)
-    payload: dict[str, Any] = {"bench": "soak", "cpus": os.cpu_count()}
-    try:
-        rows, figures, ok = soak(opts)
-    except BenchError as exc:
-        _say(f"soak: {exc}")
-        payload.update({"ok": False, "error": str(exc)})
-        print(json_line(payload), flush=True)
-        return 1
-    payload.update(figures)
-    print_table("orc-rust-ator soak", rows)
-    print(json_line(payload), flush=True)
-    return 0 if ok else 1
+    return report(
+        "orc-rust-ator soak", {"bench": "soak", "cpus": os.cpu_count()}, lambda: soak(opts)
+    )
 
 
 if __name__ == "__main__":
