@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 
@@ -54,7 +54,7 @@ class _InFlight:
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     lost: bool = False
     logs: list[tuple[datetime, str, str]] = field(default_factory=list)
-    task_run_id: Any = None
+    task_run_id: uuid.UUID | None = None
     progress: tuple[int, int, int] | None = None
     progress_saved: tuple[int, int, int] | None = None
     rows_loaded: int = 0
@@ -69,7 +69,7 @@ class Worker:
         self.concurrency = concurrency
         self.instance_id = instances.new_instance_id("worker")
         self.pool = ExecutorPool(concurrency)
-        self._inflight: dict[Any, _InFlight] = {}
+        self._inflight: dict[uuid.UUID, _InFlight] = {}
         self._writes = RunWrites()
         self._wake = asyncio.Event()  # something to write, or a slot to fill
         self._reap_gate = ReapGate(settings.lease_seconds)
@@ -100,11 +100,14 @@ class Worker:
                     await instances.stopped(conn, instance_id=self.instance_id, now=_utcnow())
             log.info("worker stopped", instance_id=self.instance_id)
 
-    async def _dispatch_loop(self, stop: asyncio.Event, tasks: set[asyncio.Task[None]]) -> None:
+    async def _dispatch_loop(
+        self, stop: asyncio.Event, tasks: set[asyncio.Task[None]], *, claiming: bool = True
+    ) -> None:
+        """Write what the runs gathered and, while `claiming`, fill free slots; until `stop`."""
         poll = self.settings.poll_seconds
         while not stop.is_set():
             self._wake.clear()  # before looking, so that nothing signalled meanwhile is missed
-            free = self.concurrency - len(self._inflight)
+            free = self.concurrency - len(self._inflight) if claiming else 0
             try:
                 claimed = await self._transaction(free)
             except Exception as exc:  # the database may be restarting: keep the writes, retry
@@ -169,7 +172,9 @@ class Worker:
             return
         log.info("draining", runs=len(tasks), seconds=self.settings.drain_seconds)
         stop_writing = asyncio.Event()
-        writer = asyncio.create_task(self._write_until(stop_writing), name="worker-drain-writer")
+        writer = asyncio.create_task(
+            self._dispatch_loop(stop_writing, tasks, claiming=False), name="worker-drain-writer"
+        )
         try:
             _, pending = await asyncio.wait(tasks, timeout=self.settings.drain_seconds or None)
             if not pending:
@@ -189,19 +194,6 @@ class Worker:
             stop_writing.set()
             with contextlib.suppress(Exception):
                 await writer
-
-    async def _write_until(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            self._wake.clear()
-            try:
-                await self._transaction(0)
-            except Exception as exc:
-                log.error("writing outcomes failed; retrying", error=str(exc))
-                self._reap_gate.failed()
-                await _wait_any(stop.wait(), timeout=self.settings.poll_seconds)
-                continue
-            if not self._writes:
-                await _wait_any(stop.wait(), self._wake.wait(), timeout=self.settings.poll_seconds)
 
     # --- one run -------------------------------------------------------------------------
     async def _execute(self, state: _InFlight) -> None:
@@ -368,9 +360,9 @@ class Worker:
             )
             live = [s for s in states if self._still_ours(s, owned, now)]
             # The lines so far go out now, live on the run page; dropped here once committed.
-            logged: dict[int, int] = {}
-            saved: dict[int, tuple[int, int, int] | None] = {}
+            lines = RunWrites()
             progress: list[Record] = []
+            sent: list[tuple[_InFlight, int, tuple[int, int, int] | None]] = []
             for state in live:
                 self._progress_line(state, now)
                 if state.task_run_id and state.progress and state.progress != state.progress_saved:
@@ -383,18 +375,18 @@ class Worker:
                             "bytes_loaded": nbytes,
                         }
                     )
-                saved[id(state)] = state.progress
-                logged[id(state)] = len(state.logs)
-                await dispatch.append_logs(conn, state.run.run_id, state.logs[: logged[id(state)]])
+                lines.log(state.run.run_id, state.logs)
+                sent.append((state, len(state.logs), state.progress))
+            await dispatch.apply(conn, lines)
             await dispatch.record_progress(conn, progress)
             if self._reap_gate.open:
                 await dispatch.reap(conn, lease_seconds=self.settings.lease_seconds, now=now)
-        for state in live:
-            del state.logs[: logged[id(state)]]
-            if saved[id(state)] is not None:
-                state.progress_saved = saved[id(state)]
+        for state, count, progress_sent in sent:
+            del state.logs[:count]
+            if progress_sent is not None:
+                state.progress_saved = progress_sent
 
-    def _still_ours(self, state: _InFlight, owned: dict[Any, bool], now: datetime) -> bool:
+    def _still_ours(self, state: _InFlight, owned: dict[uuid.UUID, bool], now: datetime) -> bool:
         run_id = state.run.run_id
         if run_id not in owned:
             if run_id in self._inflight and not state.lost:

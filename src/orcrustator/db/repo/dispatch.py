@@ -472,19 +472,6 @@ async def record_progress(conn: AsyncConnection, progress: Sequence[Record]) -> 
         )
 
 
-async def append_logs(
-    conn: AsyncConnection, run_id: uuid.UUID, lines: Sequence[tuple[datetime, str, str]]
-) -> None:
-    if lines:
-        await conn.execute(
-            sa.insert(run_logs),
-            [
-                {"run_id": run_id, "ts": ts, "level": level, "message": msg}
-                for ts, level, msg in lines
-            ],
-        )
-
-
 def _owned(run_id: uuid.UUID, attempt: int, worker_id: str) -> sa.ColumnElement[bool]:
     return sa.and_(
         job_runs.c.run_id == run_id,
