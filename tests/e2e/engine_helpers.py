@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from orcrustator.db import migrate
 from orcrustator.db.engine import Database
 from orcrustator.db.repo import runs as runs_repo
 from orcrustator.db.tables import job_definitions, job_runs, service_instances, task_definitions
 from orcrustator.db.urls import parse_database_url
+from tests.conftest import create_postgres_database, drop_postgres_database, postgres_server_url
+from tests.e2e.conftest import OrcProcess
 
 T = TypeVar("T")
+Spawn = Callable[..., OrcProcess]
 
 TRIVIAL_TASK: dict[str, Any] = {
     "extractor_config": {"type": "generate", "rows": 1},
@@ -117,3 +124,51 @@ def wait_live(engine: sa.engine.Engine, role: str, count: int, timeout: float = 
         return (found or 0) >= count
 
     wait_until(live, timeout)
+
+
+@contextlib.contextmanager
+def migrated_postgres(prefix: str) -> Iterator[str]:
+    """A fresh, migrated database on the test server, dropped afterwards; yields its URL."""
+    url = create_postgres_database(postgres_server_url(), prefix)
+    try:
+        migrate.upgrade(parse_database_url(url))
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
+def sync_engine(url: str) -> sa.engine.Engine:
+    return sa.create_engine(parse_database_url(url).sync_url, poolclass=sa.pool.NullPool)
+
+
+def process_spawner(env: dict[str, str], workdir: Path, processes: list[OrcProcess]) -> Spawn:
+    """`spawn("worker", ORC_X="1")` starts `orc worker` with `env` (plus extras) in `workdir`;
+    every process lands in `processes`, which the fixture stops by PID."""
+    counter = itertools.count()
+
+    def start(*args: str, **extra_env: str) -> OrcProcess:
+        proc = OrcProcess(list(args), {**env, **extra_env}, workdir, f"{args[0]}-{next(counter)}")
+        processes.append(proc)
+        return proc
+
+    return start
+
+
+def run_row(engine: sa.engine.Engine, run_id: uuid.UUID) -> dict[str, Any]:
+    with engine.connect() as conn:
+        return dict(
+            conn.execute(sa.select(job_runs).where(job_runs.c.run_id == run_id)).one()._mapping
+        )
+
+
+def slow_task(seconds: float, rows: int = 20) -> dict[str, Any]:
+    """A task that takes about `seconds`, in `rows` one-row batches (cancellable between them)."""
+    return {
+        "extractor_config": {
+            "type": "generate",
+            "rows": rows,
+            "batch_size": 1,
+            "sleep_seconds": seconds / rows,
+        },
+        "loader_config": {"type": "null"},
+    }

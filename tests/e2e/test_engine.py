@@ -14,29 +14,32 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from orcrustator.db import migrate
 from orcrustator.db.tables import job_runs, run_logs, task_runs
-from orcrustator.db.urls import parse_database_url
-from tests.conftest import create_postgres_database, drop_postgres_database, postgres_server_url
 from tests.e2e.conftest import OrcProcess
-from tests.e2e.engine_helpers import insert_job, trigger, wait_live, wait_until
+from tests.e2e.engine_helpers import (
+    insert_job,
+    migrated_postgres,
+    process_spawner,
+    run_row,
+    slow_task,
+    sync_engine,
+    trigger,
+    wait_live,
+    wait_until,
+)
 
 LEASE = 3.0
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    url = create_postgres_database(postgres_server_url(), "orc_engine")
-    try:
-        migrate.upgrade(parse_database_url(url))
+    with migrated_postgres("orc_engine") as url:
         yield url
-    finally:
-        drop_postgres_database(url)
 
 
 @pytest.fixture
 def engine_db(pg_url: str) -> Iterator[sa.engine.Engine]:
-    engine = sa.create_engine(parse_database_url(pg_url).sync_url, poolclass=sa.pool.NullPool)
+    engine = sync_engine(pg_url)
     yield engine
     engine.dispose()
 
@@ -52,21 +55,7 @@ def spawn(
         "ORC_HEARTBEAT_SECONDS": "0.5",
         "ORC_DRAIN_SECONDS": "20",
     }
-    counter = iter(range(1000))
-
-    def start(*args: str, **extra_env: str) -> OrcProcess:
-        proc = OrcProcess(list(args), {**env, **extra_env}, tmp_path, f"{args[0]}-{next(counter)}")
-        processes.append(proc)
-        return proc
-
-    return start
-
-
-def run_row(engine: sa.engine.Engine, run_id: uuid.UUID) -> dict[str, Any]:
-    with engine.connect() as conn:
-        return dict(
-            conn.execute(sa.select(job_runs).where(job_runs.c.run_id == run_id)).one()._mapping
-        )
+    return process_spawner(env, tmp_path, processes)
 
 
 def wait_for_status(
@@ -75,18 +64,6 @@ def wait_for_status(
     return wait_until(
         lambda: (row := run_row(engine, run_id))["status"] in statuses and row, timeout
     )
-
-
-def slow_task(seconds: float, rows: int = 20) -> dict[str, Any]:
-    return {
-        "extractor_config": {
-            "type": "generate",
-            "rows": rows,
-            "batch_size": 1,
-            "sleep_seconds": seconds / rows,
-        },
-        "loader_config": {"type": "null"},
-    }
 
 
 def test_two_schedulers_two_workers_every_slot_exactly_once(

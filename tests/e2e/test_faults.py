@@ -30,15 +30,23 @@ import sqlalchemy as sa
 from orcrustator.db import migrate
 from orcrustator.db.tables import job_runs, task_runs
 from orcrustator.db.urls import parse_database_url
-from tests.conftest import create_postgres_database, drop_postgres_database, postgres_server_url
 from tests.e2e.conftest import OrcProcess, free_port
-from tests.e2e.engine_helpers import insert_job, trigger, wait_live, wait_until
+from tests.e2e.engine_helpers import (
+    Spawn,
+    insert_job,
+    migrated_postgres,
+    process_spawner,
+    run_row,
+    slow_task,
+    sync_engine,
+    trigger,
+    wait_live,
+    wait_until,
+)
 from tests.e2e.private_postgres import PrivatePostgres, unavailable
 
 LEASE = 3.0
 ADMIN_PASSWORD = "fault-admin-password"
-
-Spawn = Callable[..., OrcProcess]
 
 
 def figure(name: str, seconds: float) -> None:
@@ -48,16 +56,8 @@ def figure(name: str, seconds: float) -> None:
 # --- fixtures ------------------------------------------------------------------------------
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    url = create_postgres_database(postgres_server_url(), "orc_faults")
-    try:
-        migrate.upgrade(parse_database_url(url))
+    with migrated_postgres("orc_faults") as url:
         yield url
-    finally:
-        drop_postgres_database(url)
-
-
-def sync_engine(url: str) -> sa.engine.Engine:
-    return sa.create_engine(parse_database_url(url).sync_url, poolclass=sa.pool.NullPool)
 
 
 @pytest.fixture
@@ -77,14 +77,7 @@ def spawner(url: str, orc_env: dict[str, str], workdir: Path, processes: list[Or
         "ORC_DRAIN_SECONDS": "10",
         "ORC_ADMIN_PASSWORD": ADMIN_PASSWORD,
     }
-    counter = itertools.count()
-
-    def start(*args: str, **extra_env: str) -> OrcProcess:
-        proc = OrcProcess(list(args), {**env, **extra_env}, workdir, f"{args[0]}-{next(counter)}")
-        processes.append(proc)
-        return proc
-
-    return start
+    return process_spawner(env, workdir, processes)
 
 
 @pytest.fixture
@@ -95,13 +88,6 @@ def spawn(
 
 
 # --- helpers -------------------------------------------------------------------------------
-def run_row(engine: sa.engine.Engine, run_id: uuid.UUID) -> dict[str, Any]:
-    with engine.connect() as conn:
-        return dict(
-            conn.execute(sa.select(job_runs).where(job_runs.c.run_id == run_id)).one()._mapping
-        )
-
-
 def wait_for_run(
     engine: sa.engine.Engine,
     run_id: uuid.UUID,
@@ -200,18 +186,6 @@ def unfinished(engine: sa.engine.Engine) -> int:
 
 def finished(row: dict[str, Any]) -> bool:
     return row["status"] not in ("queued", "running")
-
-
-def slow_task(seconds: float, rows: int = 20) -> dict[str, Any]:
-    return {
-        "extractor_config": {
-            "type": "generate",
-            "rows": rows,
-            "batch_size": 1,
-            "sleep_seconds": seconds / rows,
-        },
-        "loader_config": {"type": "null"},
-    }
 
 
 # --- 1. a worker killed in the middle of a load --------------------------------------------
