@@ -10,7 +10,8 @@ the end) is migrated and seeded with set-based INSERT … SELECT statements (job
 each; runs spread over the jobs and over the last weeks, with a task run and log lines each),
 then `VACUUM ANALYZE`d. One `orc api` child (one process, as deployed) listens on a free
 loopback port; the bench logs in as the bootstrap admin and, after a correctness pass, drives
-it with `--clients` keep-alive connections (httpx, asyncio):
+it with `--clients` keep-alive connections (a lean HTTP/1.1 client on uvloop, `_lean_http.py`,
+so that the load generator does not take the api's core):
 
 1. ceiling: `GET /health` (routing, one `SELECT 1`) and `GET /api/v1/users/me` (routing, token
    check, one user lookup: the least an authenticated request costs), `--ceiling-seconds` each;
@@ -37,11 +38,13 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (
     BenchDatabase,
+    BenchError,
     OrcProcess,
     Row,
     clean_env,
@@ -58,6 +61,7 @@ from bench._common import (
     wait_until,
     workdir,
 )
+from bench._lean_http import LeanConnection, LeanHttpError
 from orcrustator.db import migrate
 
 ADMIN_PASSWORD = "load-admin-password"  # noqa: S105 - a throwaway account in a throwaway database
@@ -273,38 +277,65 @@ async def drive(
     """`clients` loops, each on its own keep-alive connection, for `seconds`."""
     stats = Stats()
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    # The client must drop an idle connection before the server does (uvicorn: 5 s, as is
-    # httpx's default): at equal timeouts a request can go out on a connection the server is
-    # closing that instant, a ReadError that says nothing about the api.
-    limits = httpx.Limits(
-        max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0
-    )
-    async with httpx.AsyncClient(
-        base_url=base, headers=headers, limits=limits, timeout=30.0
-    ) as client:
-        stop_at = time.monotonic() + seconds
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    connections = [LeanConnection(host, int(port), headers) for _ in range(clients)]
+    stop_at = time.monotonic() + seconds
 
-        async def one_client(index: int) -> None:
-            rnd = random.Random(seed * 1000 + index)
-            while time.monotonic() < stop_at:
-                endpoint = rnd.choice(choices)
-                path = endpoint.path(rnd)
-                started = time.perf_counter()
-                error: str | None = None
-                try:
-                    resp = await client.get(path)
-                    if resp.status_code != 200:
-                        error = f"GET {path}: HTTP {resp.status_code} {resp.text[:200]}"
-                    elif endpoint.is_list and "x-total-count" not in resp.headers:
-                        error = f"GET {path}: no X-Total-Count"
-                except httpx.HTTPError as exc:
-                    error = f"GET {path}: {type(exc).__name__} {exc}"
-                stats.record(endpoint.name, (time.perf_counter() - started) * 1000, error)
+    async def one_client(index: int) -> None:
+        rnd = random.Random(seed * 1000 + index)
+        connection = connections[index]
+        while time.monotonic() < stop_at:
+            endpoint = rnd.choice(choices)
+            path = endpoint.path(rnd)
+            started = time.perf_counter()
+            error: str | None = None
+            try:
+                resp = await connection.get(path)
+                if resp.status != 200:
+                    error = f"GET {path}: HTTP {resp.status} {resp.text[:200]}"
+                elif endpoint.is_list and "x-total-count" not in resp.headers:
+                    error = f"GET {path}: no X-Total-Count"
+            except LeanHttpError as exc:
+                error = f"GET {path}: {exc}"
+            stats.record(endpoint.name, (time.perf_counter() - started) * 1000, error)
 
-        started = time.monotonic()
+    started = time.monotonic()
+    try:
         await asyncio.gather(*(one_client(i) for i in range(clients)))
+    finally:
         elapsed = time.monotonic() - started
+        for connection in connections:
+            await connection.close()
     return stats, elapsed
+
+
+async def _serial(base: str, token: str, path: Picker, count: int) -> None:
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    connection = LeanConnection(host, int(port), {"Authorization": f"Bearer {token}"})
+    rnd = random.Random(7)
+    try:
+        for _ in range(count):
+            resp = await connection.get(path(rnd))
+            if resp.status != 200:
+                raise BenchError(f"serial pass: HTTP {resp.status} {resp.text[:200]}")
+    finally:
+        await connection.close()
+
+
+def api_cpu_by_endpoint(
+    api: OrcProcess, base: str, token: str, choices: list[Endpoint], count: int
+) -> dict[str, float]:
+    """The api's CPU milliseconds per request of each endpoint, one request at a time.
+
+    Under load the CPU share of each endpoint cannot be told apart; one client asking one
+    endpoint `count` times can: what the api process spent, divided by the requests.
+    """
+    costs: dict[str, float] = {}
+    for endpoint in choices:
+        before = cpu_seconds([api.pid])
+        uvloop.run(_serial(base, token, endpoint.path, count))
+        costs[endpoint.name] = 1000 * (cpu_seconds([api.pid]) - before) / count
+    return costs
 
 
 def check_answers(base: str, token: str, job_ids: list[str], opts: Options) -> list[str]:
@@ -416,7 +447,7 @@ def run_phase(
 ) -> Phase:
     cpu_before, machine_before = cpu_seconds([api.pid]), machine_cpu()
     db_before = backend_cpu(db)
-    stats, elapsed = asyncio.run(drive(base, token, choices, opts.clients, seconds, seed))
+    stats, elapsed = uvloop.run(drive(base, token, choices, opts.clients, seconds, seed))
     api.check_alive()
     api_cpu = cpu_seconds([api.pid]) - cpu_before
     db_cpu = sum(cpu - db_before.get(pid, 0.0) for pid, cpu in backend_cpu(db).items())
@@ -479,6 +510,8 @@ def load(opts: Options) -> tuple[list[Row], dict[str, Any], bool]:
             me = [Endpoint("GET /api/v1/users/me", lambda rnd: "/api/v1/users/me", False)]
             say("api_load: warm-up")
             run_phase("warm-up", db, api, base, token, mix, opts, opts.warmup_seconds, 0)
+            say("api_load: CPU per request of each endpoint, one client")
+            serial_cpu = api_cpu_by_endpoint(api, base, token, mix, 50 if opts.quick else 300)
             say(f"api_load: ceilings, {opts.ceiling_seconds:g} s each")
             ceil_health = run_phase(
                 "health", db, api, base, None, health, opts, opts.ceiling_seconds, 1
@@ -499,6 +532,7 @@ def load(opts: Options) -> tuple[list[Row], dict[str, Any], bool]:
             "p99_ms": percentile(lat, 99),
             "max_ms": max(lat) if lat else math.nan,
             "errors": main.stats.errors.get(endpoint.name, 0),
+            "api_cpu_ms_one_client": serial_cpu[endpoint.name],
         }
     figures.update(
         {
@@ -546,9 +580,9 @@ def load(opts: Options) -> tuple[list[Row], dict[str, Any], bool]:
         rows.append(
             Row(
                 "mix",
-                f"{endpoint.name}: n; p50 / p99 / max ms; errors",
+                f"{endpoint.name}: n; p50 / p99 / max ms; errors; api CPU ms (1 client)",
                 f"{e['requests']}; {e['p50_ms']:.0f} / {e['p99_ms']:.0f} / "
-                f"{e['max_ms']:.0f}; {e['errors']}",
+                f"{e['max_ms']:.0f}; {e['errors']}; {e['api_cpu_ms_one_client']:.2f}",
                 f"p99 ≤ {TARGET_P99_MS:.0f}",
                 verdict(e["p99_ms"], at_most=TARGET_P99_MS),
             )

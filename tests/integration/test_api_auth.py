@@ -25,7 +25,10 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from orcrustator.api.app import create_app
+from orcrustator.api.deps import Services
+from orcrustator.api.verified_tokens import VerifiedTokens
 from orcrustator.auth.tokens import ALGORITHM, ISSUER, issue_token
+from orcrustator.db.repo import users as users_repo
 from tests.integration.conftest import (
     ADMIN_PASSWORD,
     USER_PASSWORD,
@@ -202,6 +205,30 @@ def test_every_route_refuses_a_deleted_users_token(admin: Api, user: Api) -> Non
     assert admin.delete(f"/api/v1/users/{me.json()['user_id']}").status_code == 204
     assert_all_refused(admin.client, user.headers)
     assert "no longer exists" in user.get("/api/v1/users/me").json()["detail"]
+
+
+def test_a_user_deleted_by_another_process_loses_access_within_the_token_memory(
+    admin: Api, user: Api
+) -> None:
+    """Deleted behind this api's back (`orc users delete`, another replica): refused once the
+    api's memory of the checked token lapses, however often the token was used meanwhile."""
+    services: Services = admin.client.app.state.services  # type: ignore[attr-defined]
+    services.tokens = VerifiedTokens(ttl_seconds=0.5)
+    user_id = uuid.UUID(user.get("/api/v1/users/me").json()["user_id"])
+
+    async def delete_directly() -> None:
+        async with services.db.write() as conn:
+            await users_repo.delete(conn, user_id)
+
+    admin.client.portal.call(delete_directly)  # type: ignore[union-attr]
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:
+        status = user.get("/api/v1/users/me").status_code
+        assert status in (200, 401)
+    time.sleep(0.05)
+    response = user.get("/api/v1/users/me")
+    assert response.status_code == 401
+    assert "no longer exists" in response.json()["detail"]
 
 
 # -- the token response -------------------------------------------------------------------------

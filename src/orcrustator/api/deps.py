@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from orcrustator.api.schemas.users import UserPublic
 from orcrustator.api.totals import TotalCounts
+from orcrustator.api.verified_tokens import VerifiedTokens
 from orcrustator.auth.throttle import LoginThrottle
 from orcrustator.auth.tokens import verify_token
 from orcrustator.db.engine import Database
@@ -29,11 +30,18 @@ class Services:
     token_key: str
     throttle: LoginThrottle
     totals: TotalCounts = field(default_factory=TotalCounts)
+    tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
 
 
-def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+async def get_services(request: Request) -> Services:
+    # `async` on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread
+    # hand-off on every request for one attribute read.
+    return services_of(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -46,13 +54,18 @@ async def current_user(
 ) -> UserPublic:
     if not token:
         raise AuthError("not authenticated: send 'Authorization: Bearer <token>'")
+    known = services.tokens.user_for(token)
+    if known is not None:
+        return known
     claims = verify_token(services.token_key, token)
     try:
         async with services.db.read() as conn:
             record = await users_repo.get(conn, claims.user_id)
     except NotFound as exc:
         raise AuthError("the token's user no longer exists") from exc
-    return UserPublic.model_validate(record)
+    user = UserPublic.model_validate(record)
+    services.tokens.remember(token, user, claims.expires_at)
+    return user
 
 
 CurrentUser = Annotated[UserPublic, Depends(current_user)]

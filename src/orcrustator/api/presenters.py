@@ -22,14 +22,29 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+# (schedule, timezone) → (computed at, next fire time). No slot lies between the two, so the
+# answer holds for any `now` in that interval: a page of jobs sharing a few schedules costs a
+# few cron evaluations, not one per job.
+_next_fire: dict[tuple[str, str], tuple[datetime, datetime | None]] = {}
+_NEXT_FIRE_ENTRIES = 4096
+
+
 def next_run_at(job: dict[str, Any], now: datetime) -> datetime | None:
     if not job["is_active"]:
         return None
+    key = (job["schedule"], job["timezone"])
+    known = _next_fire.get(key)
+    if known is not None and known[1] is not None and known[0] <= now < known[1]:
+        return known[1]
     try:
-        return next_fire_time(_schedule(job["schedule"]), _zone(job["timezone"]), now)
+        upcoming = next_fire_time(_schedule(key[0]), _zone(key[1]), now)
     except ValueError:
         # A schedule stored before validation existed (e.g. by the seed) must not break listing.
         return None
+    if len(_next_fire) >= _NEXT_FIRE_ENTRIES:
+        _next_fire.clear()
+    _next_fire[key] = (now, upcoming)
+    return upcoming
 
 
 def job_public(job: dict[str, Any], now: datetime | None = None) -> JobPublic:

@@ -9,12 +9,14 @@ rather than spinning on the database file.
 from __future__ import annotations
 
 import asyncio
+import select
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from orcrustator.db.notify import PENDING_KEY, LocalEvents, PostgresListener
@@ -41,6 +43,41 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _alive(driver_connection: Any) -> bool:
+    """Whether a pooled psycopg connection can still be used, without a round trip.
+
+    An idle connection has nothing to read. When the server goes away (restart, shutdown,
+    `pg_terminate_backend`) it sends a FATAL message and closes the socket, so the socket turns
+    readable: one poll tells, where SQLAlchemy's `pool_pre_ping` sends `SELECT 1` and waits for
+    the answer on every checkout (under load that was two extra round trips per API request).
+    A stray notice also makes the socket readable; that only costs a fresh connection.
+    """
+    pgconn = driver_connection.pgconn
+    try:
+        if driver_connection.closed or pgconn.status != 0:  # 0 is libpq's CONNECTION_OK
+            return False
+        readable, _, _ = select.select([pgconn.socket], [], [], 0)
+    except (OSError, ValueError, Exception):  # a closed pgconn has no socket to poll
+        return False
+    return not readable
+
+
+def _drop_dead_postgres_connections(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if not _alive(dbapi_connection.driver_connection):
+            # The pool discards this connection and checks out (or opens) another.
+            raise DisconnectionError("the server closed this pooled connection")
+
+
+def _postgres_engine(url: DatabaseUrl, pool_size: int, **options: Any) -> AsyncEngine:
+    engine = create_async_engine(
+        url.async_url, pool_size=pool_size, max_overflow=pool_size, **options
+    )
+    _drop_dead_postgres_connections(engine)
+    return engine
+
+
 class Database:
     """The service's one handle on its database."""
 
@@ -49,13 +86,13 @@ class Database:
         if url.is_sqlite:
             self.engine = create_async_engine(url.async_url, pool_size=pool_size)
             _configure_sqlite(self.engine)
+            self._read_engine = self.engine
         else:
-            self.engine = create_async_engine(
-                url.async_url,
-                pool_size=pool_size,
-                max_overflow=pool_size,
-                pool_pre_ping=True,
-            )
+            self.engine = _postgres_engine(url, pool_size)
+            # Reads run in autocommit (see `read`), from a pool of their own whose connections
+            # stay in that mode: switching a shared connection to autocommit on checkout and
+            # back on return cost more CPU than a small query.
+            self._read_engine = _postgres_engine(url, pool_size, isolation_level="AUTOCOMMIT")
         self._write_lock = asyncio.Lock() if url.is_sqlite else None
         self.events = LocalEvents()
         self._listener: PostgresListener | None = None
@@ -78,8 +115,7 @@ class Database:
             async with self.engine.connect() as conn, conn.begin():
                 yield conn
             return
-        async with self.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
+        async with self._read_engine.connect() as conn:
             yield conn
 
     @asynccontextmanager
@@ -116,3 +152,5 @@ class Database:
             await self._listener.stop()
             self._listener = None
         await self.engine.dispose()
+        if self._read_engine is not self.engine:
+            await self._read_engine.dispose()

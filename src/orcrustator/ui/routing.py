@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 
-from orcrustator.api.deps import Services, ServicesDep, get_services
+from orcrustator.api.deps import Services, ServicesDep, services_of
 from orcrustator.auth.tokens import verify_token
 from orcrustator.db.repo import users as users_repo
 from orcrustator.errors import (
@@ -202,7 +202,7 @@ def page(
 ) -> Response:
     """Render a page, showing (once) the message a previous redirect left in the flash cookie."""
     cookie = request.cookies.get(FLASH_COOKIE)
-    flash = read_flash(get_services(request).token_key, cookie)
+    flash = read_flash(services_of(request).token_key, cookie)
     response = render(request, name, context, session=session, status_code=status_code, flash=flash)
     if cookie is not None:
         clear_cookie(response, request, FLASH_COOKIE)
@@ -213,7 +213,7 @@ def redirect(request: Request, url: str, flash: str | None = None) -> Response:
     """A 303 See Other (POST → redirect → GET), optionally carrying a one-time message."""
     response = RedirectResponse(url, status_code=303)
     if flash:
-        token_key = get_services(request).token_key
+        token_key = services_of(request).token_key
         set_cookie(
             response, request, FLASH_COOKIE, sign_flash(token_key, flash), max_age=FLASH_SECONDS
         )

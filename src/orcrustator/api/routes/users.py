@@ -59,3 +59,4 @@ async def delete_user(user_id: uuid.UUID, services: ServicesDep, admin: AdminUse
         if target["is_admin"] and await users_repo.count_admins(conn) <= 1:
             raise Conflict("cannot delete the last admin")
         await users_repo.delete(conn, user_id)
+    services.tokens.forget_user(user_id)

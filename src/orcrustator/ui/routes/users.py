@@ -105,4 +105,5 @@ async def delete_user(
         if target["is_admin"] and await users_repo.count_admins(conn) <= 1:
             raise Conflict("cannot delete the last admin")
         await users_repo.delete(conn, key)
+    services.tokens.forget_user(key)
     return redirect(request, "/users", flash=f"Deleted user {target['username']}.")

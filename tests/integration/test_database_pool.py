@@ -1,0 +1,47 @@
+"""Pooled PostgreSQL connections the server has closed are replaced, not handed out."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from orcrustator.db.engine import Database
+from orcrustator.db.urls import parse_database_url
+
+
+def test_connections_killed_on_the_server_are_replaced_on_checkout(clean_database: str) -> None:
+    url = parse_database_url(clean_database)
+    if url.is_sqlite:
+        pytest.skip("SQLite has no server to close a connection")
+
+    async def scenario() -> tuple[set[int], set[int]]:
+        db = Database(url, pool_size=2)
+        try:
+            # Two connections of each pool, held at once so that both stay pooled.
+            async with db.read() as r1, db.read() as r2, db.write() as w1, db.write() as w2:
+                before = {
+                    int(await c.scalar(sa.text("SELECT pg_backend_pid()")) or 0)
+                    for c in (r1, r2, w1, w2)
+                }
+            libpq = url.sync_url.set(drivername="postgresql").render_as_string(hide_password=False)
+            with psycopg.connect(libpq, autocommit=True) as admin:
+                for pid in before:
+                    admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            await asyncio.sleep(0.2)  # the FATAL message and the close reach our sockets
+            # Every request right after succeeds: no "server closed the connection" error.
+            async with db.read() as r1, db.read() as r2, db.write() as w1, db.write() as w2:
+                after = {
+                    int(await c.scalar(sa.text("SELECT pg_backend_pid()")) or 0)
+                    for c in (r1, r2, w1, w2)
+                }
+            return before, after
+        finally:
+            await db.dispose()
+
+    before, after = asyncio.run(scenario())
+    assert len(before) == 4
+    assert len(after) == 4
+    assert before.isdisjoint(after)
