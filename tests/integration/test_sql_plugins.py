@@ -293,6 +293,42 @@ def test_incremental_loads_each_row_exactly_once(
     assert any('"value": 5' in s for s in stored)
 
 
+def test_a_numeric_cursor_orders_by_number_not_by_the_text_it_travels_as(
+    pg: sa.engine.Engine, pg_url: str, tmp_path: Path
+) -> None:
+    """numeric columns are sent as text for speed; the cursor must still compare numbers."""
+    source, dest = table_name(), table_name()
+    with pg.begin() as conn:
+        conn.execute(sa.text(f'CREATE TABLE "{source}" (seq numeric(10,1), note text)'))
+        conn.execute(sa.text(f"INSERT INTO \"{source}\" VALUES (9.5, 'a'), (10.0, 'b')"))
+    extractor = {"type": "sql", "url": pg_url, "table": source, "cursor_column": "seq"}
+    loader = {"type": "postgres", "url": pg_url, "table": dest}
+    assert run(extractor, loader, tmp_path).rows_loaded == 2
+    with pg.begin() as conn:
+        # As text '9.7' > '10.0' > '100.0'; as numbers only 100.0 is past the cursor (10.0).
+        conn.execute(sa.text(f"INSERT INTO \"{source}\" VALUES (9.7, 'late'), (100.0, 'c')"))
+    second = run(extractor, loader, tmp_path)
+    assert second.rows_loaded == 1
+    assert pg_rows(pg, dest) == [
+        (Decimal("9.5"), "a"),
+        (Decimal("10.0"), "b"),
+        (Decimal("100.0"), "c"),
+    ]
+
+
+def test_a_query_with_numeric_columns_under_one_name_still_extracts(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Two output columns named alike cannot be cast by name: sent as the driver reads them."""
+    result = run(
+        {"type": "sql", "url": pg_url, "query": "SELECT 1.5::numeric(4,1) AS n, 2.25 AS n"},
+        {"type": "null"},
+        tmp_path,
+    )
+    assert result.status == "success", result.error_message
+    assert (result.rows_extracted, result.rows_loaded) == (1, 1)
+
+
 def test_incremental_into_sqlite(pg: sa.engine.Engine, pg_url: str, tmp_path: Path) -> None:
     source = make_source(pg)
     extractor = {"type": "sql", "url": pg_url, "table": source, "cursor_column": "updated_at"}

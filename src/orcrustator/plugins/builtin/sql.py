@@ -33,6 +33,7 @@ from orcrustator.plugins.identifiers import ColumnName, TableName, TableRef, quo
 from orcrustator.plugins.paths import DATA_DIR_CONTEXT_KEY, resolve_data_path
 
 SQLITE_PREFIX = "sqlite:///"
+_SOURCE = "orc_source"
 
 
 class SqlExtractorConfig(PluginConfig):
@@ -87,19 +88,19 @@ class SqlExtractor(Extractor):
         source = self.config.table or f"query:{digest}"
         return f"sql:{source}:{self.config.cursor_column}"
 
-    def _source_sql(self) -> str:
+    def _source_sql(self, projection: str = "*") -> str:
         source = (
-            TableRef.parse(self.config.table).sql
-            if self.config.table
-            else f"({self.config.query}) AS orc_source"
+            TableRef.parse(self.config.table).sql if self.config.table else f"({self.config.query})"
         )
-        return f"SELECT * FROM {source}"
+        return f"SELECT {projection} FROM {source} AS {_SOURCE}"
 
-    def _select(self, placeholder: str) -> tuple[str, list[Any]]:
-        sql = self._source_sql()
+    def _select(self, placeholder: str, projection: str = "*") -> tuple[str, list[Any]]:
+        sql = self._source_sql(projection)
         params: list[Any] = []
         if self.config.cursor_column is not None:
-            column = quote(self.config.cursor_column)
+            # Qualified: a bare name in ORDER BY means the output column, which the projection
+            # may have turned into text (and text sorts '10' before '9').
+            column = f"{_SOURCE}.{quote(self.config.cursor_column)}"
             start = self.ctx.cursor.start if self.ctx.cursor is not None else None
             if start is not None:
                 sql += f" WHERE {column} > {placeholder}"
@@ -123,18 +124,21 @@ class SqlExtractor(Extractor):
 
     # --- PostgreSQL --------------------------------------------------------------------------
     def _postgres(self) -> Iterator[pa.RecordBatch]:
-        sql, params = self._select("$1")
         conn = postgres_connect(self.url)
         try:
             with conn.cursor() as cur:
                 try:
+                    projection, decimals = _numeric_as_text(
+                        cur.adbc_execute_schema(self._source_sql())
+                    )
+                    sql, params = self._select("$1", projection)
                     cur.execute(sql, parameters=tuple(params) if params else None)
                     reader = cur.fetch_record_batch()
                 except Exception as exc:
                     raise PluginError(f"the query failed: {exc}") from exc
                 size = self.config.batch_size
                 for batch in reader:
-                    decoded = _decode_postgres_types(batch)
+                    decoded = _decode_postgres_types(batch, decimals)
                     # ADBC packs ~16 MiB per batch; slice to batch_size so progress,
                     # cancellation and memory follow the configured size.
                     for start in range(0, max(decoded.num_rows, 1), size):
@@ -201,19 +205,52 @@ def _sqlite_array(values: list[Any], wanted: pa.DataType | None) -> pa.Array:
     return pa.array(values, type=wanted)
 
 
-def _decode_postgres_types(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """ADBC hands numeric over as text (an opaque extension type): make it decimal128(p, s)."""
+def _numeric_decimal(field: pa.Field) -> pa.DataType | None:
+    """decimal128(p, s) for a column declared numeric(p, s); None for any other."""
+    meta = field.metadata or {}
+    typmod = int(meta.get(b"POSTGRESQL:typmod", b"-1"))
+    if meta.get(b"POSTGRESQL:type") != b"numeric" or typmod < 4:
+        return None
+    return pa.decimal128((typmod - 4) >> 16, (typmod - 4) & 0xFFFF)
+
+
+def _numeric_as_text(schema: pa.Schema) -> tuple[str, dict[str, pa.DataType]]:
+    """A select list that has the server send numeric columns as text, and their decimal types.
+
+    The driver turns PostgreSQL's binary numeric into a decimal string itself, at about half a
+    microsecond a value: on a 1M-row copy that was 40 % of the extracting process's CPU. The
+    server's own numeric → text is cheaper, and the string → decimal128 cast after it is the
+    same one the driver's output needed anyway.
+    """
+    names = schema.names
+    decimals = {f.name: t for f in schema if (t := _numeric_decimal(f)) is not None}
+    if not decimals or len(set(names)) != len(names):
+        return "*", {}  # nothing to gain; or duplicate names, which a select list cannot keep apart
+    columns = [
+        f"{_SOURCE}.{quote(n)}::text AS {quote(n)}" if n in decimals else f"{_SOURCE}.{quote(n)}"
+        for n in names
+    ]
+    return ", ".join(columns), decimals
+
+
+def _decode_postgres_types(
+    batch: pa.RecordBatch, decimals: dict[str, pa.DataType] | None = None
+) -> pa.RecordBatch:
+    """numeric(p, s) as decimal128(p, s): sent as text (`decimals`, see `_numeric_as_text`) or
+    handed over by ADBC as an opaque extension type over its text."""
+    decimals = decimals or {}
     arrays, fields = [], []
     for field, column in zip(batch.schema, batch.columns, strict=True):
-        if isinstance(field.type, pa.ExtensionType) or (
+        if field.name in decimals:
+            wanted = decimals[field.name]
+            column = column.cast(wanted)
+            field = pa.field(field.name, wanted)
+        elif isinstance(field.type, pa.ExtensionType) or (
             hasattr(pa, "OpaqueType") and isinstance(field.type, pa.OpaqueType)
         ):
             storage = column.storage
-            meta = field.metadata or {}
-            typmod = int(meta.get(b"POSTGRESQL:typmod", b"-1"))
-            if meta.get(b"POSTGRESQL:type") == b"numeric" and typmod >= 4:
-                precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
-                wanted = pa.decimal128(precision, scale)
+            wanted = _numeric_decimal(field)
+            if wanted is not None:
                 column = storage.cast(wanted)
                 field = pa.field(field.name, wanted)
             else:
