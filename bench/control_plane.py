@@ -1053,8 +1053,11 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--schedule-concurrency",
         type=int,
-        default=None,
-        help="worker concurrency for the start-delay and burst parts [the best throughput one]",
+        default=64,
+        help=(
+            "worker concurrency for the start-delay and burst parts [64: with 2 workers, a free "
+            "executor for each of the 100 jobs due at once; 0: the best throughput one]"
+        ),
     )
     parser.add_argument("--log-level", default="WARNING", help="ORC_LOG_LEVEL of the processes")
     parser.add_argument("--pgbench-seconds", type=int, default=None)
@@ -1082,7 +1085,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         profile_dir=args.profile,
         quick=quick,
         parts=[p.strip() for p in args.parts.split(",") if p.strip() in PARTS],
-        schedule_concurrency=args.schedule_concurrency,
+        schedule_concurrency=args.schedule_concurrency or None,
     )
 
 
