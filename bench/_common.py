@@ -418,6 +418,14 @@ def insert_jobs(
 def set_active(db: BenchDatabase, job_ids: list[uuid.UUID], active: bool) -> datetime:
     """Pause or resume jobs (then NOTIFY orc_jobs); returns when it was committed."""
     with db.engine.begin() as conn:
+        # Lock the rows in job_id order first, the order a worker's claim locks them in: an
+        # UPDATE alone takes them in table order and can deadlock with a claim in flight.
+        conn.execute(
+            sa.select(job_definitions.c.job_id)
+            .where(job_definitions.c.job_id.in_(job_ids))
+            .order_by(job_definitions.c.job_id)
+            .with_for_update(key_share=True)
+        )
         conn.execute(
             sa.update(job_definitions)
             .where(job_definitions.c.job_id.in_(job_ids))

@@ -34,7 +34,9 @@ def run_bench(script: str, *args: str, timeout: float) -> dict[str, Any]:
         check=False,
     )
     lines = done.stdout.strip().splitlines()
-    assert lines, f"{script} printed nothing (exit {done.returncode}):\n{done.stderr[-3000:]}"
+    # Lines cut short: an SQL error's parameter list would otherwise push its message out.
+    err = "\n".join(line[:400] for line in done.stderr.splitlines()[-60:])
+    assert lines, f"{script} printed nothing (exit {done.returncode}):\n{err}"
     figures: dict[str, Any] = json.loads(lines[-1])
     report = f"{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
     assert "error" not in figures, report
