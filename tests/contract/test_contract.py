@@ -294,11 +294,11 @@ def test_run_task_csv_to_parquet(env: ContractEnv, monkeypatch: pytest.MonkeyPat
     table = typed_table(repeat=10)
     (env.data_dir / "in").mkdir()
     pacsv.write_csv(table, env.data_dir / "in" / "orders.csv")
-    monkeypatch.setenv("ORC_CONTRACT_INPUT", "in/orders.csv")
+    monkeypatch.setenv("CONTRACT_INPUT_PATH", "in/orders.csv")
     columns = {f.name: str(f.type) for f in TYPED_SCHEMA}
     result, messages = run_spec(
         env.data_dir,
-        {"type": "csv", "path": "${env:ORC_CONTRACT_INPUT}", "columns": columns},
+        {"type": "csv", "path": "${env:CONTRACT_INPUT_PATH}", "columns": columns},
         {"type": "parquet", "path": "out/orders.parquet", "compression": "zstd"},
     )
     assert result.status == "success", result.error_message

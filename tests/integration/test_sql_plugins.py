@@ -446,19 +446,19 @@ def test_table_names_are_validated(table: str, pg_url: str, tmp_path: Path) -> N
 def test_secret_reference_resolves_and_never_shows(
     pg: sa.engine.Engine, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ORC_TEST_DEST_URL", pg_url)
+    monkeypatch.setenv("SQL_TEST_DEST_URL", pg_url)
     dest = table_name()
     ok = run(
         {"type": "generate", "rows": 2},
-        {"type": "postgres", "url": "${env:ORC_TEST_DEST_URL}", "table": dest},
+        {"type": "postgres", "url": "${env:SQL_TEST_DEST_URL}", "table": dest},
         tmp_path,
     )
     assert ok.status == "success", ok.error_message
     bad_url = pg_url.replace("postgres@", "postgres:hunter2secret@").rsplit("/", 1)[0] + "/nope_db"
-    monkeypatch.setenv("ORC_TEST_BAD_URL", bad_url)
+    monkeypatch.setenv("SQL_TEST_BAD_URL", bad_url)
     failed = run(
         {"type": "generate", "rows": 2},
-        {"type": "postgres", "url": "${env:ORC_TEST_BAD_URL}", "table": dest},
+        {"type": "postgres", "url": "${env:SQL_TEST_BAD_URL}", "table": dest},
         tmp_path,
     )
     assert failed.status == "failed"

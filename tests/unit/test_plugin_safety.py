@@ -107,3 +107,38 @@ def test_referenced_environment_names_are_found_at_any_depth() -> None:
         "pages": [{"q": "${env:A}${env:B}"}, 3, None],
     }
     assert referenced_names([config, {"type": "null"}]) == {"API_HOST", "API_TOKEN", "A", "B"}
+
+
+@pytest.mark.parametrize(
+    ("name", "reserved"),
+    [
+        ("DATABASE_URL", True),
+        ("database_url", True),
+        ("ORC_SECRET_KEY", True),
+        ("orc_admin_password", True),
+        ("ORC_", True),
+        ("ORCHARD_TOKEN", False),
+        ("MY_ORC_TOKEN", False),
+        ("DATABASE_URL_REPLICA", False),
+        ("PGPASSWORD", False),
+    ],
+)
+def test_service_settings_are_told_apart_from_plugin_secrets(name: str, reserved: bool) -> None:
+    assert secrets.is_service_setting(name) is reserved
+
+
+def test_the_first_reference_to_a_service_setting_is_found_with_its_path() -> None:
+    config = {
+        "type": "http",
+        "url": "https://x/${env:API_HOST}",
+        "pages": [{"q": "ok"}, {"q": "${env:A}${env:orc_secret_key}"}],
+    }
+    assert secrets.service_setting_reference(config) == ("pages[1].q", "orc_secret_key")
+    assert secrets.service_setting_reference({"url": "${env:API_HOST}"}) is None
+
+
+def test_resolving_a_service_setting_is_refused_even_when_it_is_set() -> None:
+    with pytest.raises(InvalidInput, match="setting of the service itself") as caught:
+        secrets.resolve({"headers": {"X": "${env:ORC_SECRET_KEY}"}}, {"ORC_SECRET_KEY": "k3y"})
+    assert caught.value.field == "headers.X"
+    assert "k3y" not in caught.value.message

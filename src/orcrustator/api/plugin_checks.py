@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from orcrustator.errors import InvalidInput
-from orcrustator.plugins import registry
+from orcrustator.plugins import registry, secrets
 from orcrustator.plugins.base import PluginKind
 from orcrustator.plugins.paths import DATA_DIR_CONTEXT_KEY
 
@@ -27,6 +27,10 @@ def check_task_configs(
     for kind, key, config in checks:
         if config is None:
             continue
+        reserved = secrets.service_setting_reference(config)
+        if reserved is not None:
+            where, name = reserved
+            raise secrets.service_setting_error(f"{prefix}{key}.{where}", name)
         try:
             registry.validate_config(kind, config, context={DATA_DIR_CONTEXT_KEY: data_dir})
         except InvalidInput as exc:

@@ -22,6 +22,46 @@ _SECRET_KEYS = re.compile(
 )
 
 
+def is_service_setting(name: str) -> bool:
+    """Whether NAME configures the service itself (`DATABASE_URL`, any `ORC_*`).
+
+    Those hold the service's database password, its token signing key, the admin password. A
+    plugin never gets them: any logged-in user may write a job, and an `http` extractor pointed
+    at `https://example.net/?k=${env:ORC_SECRET_KEY}` would hand the key to whoever runs that
+    server. Settings are read case-insensitively, so the check is too.
+    """
+    upper = name.upper()
+    return upper == "DATABASE_URL" or upper.startswith("ORC_")
+
+
+def service_setting_reference(config: Any, path: str = "") -> tuple[str, str] | None:
+    """(path, NAME) of the first `${env:NAME}` naming a service setting, or None."""
+    if isinstance(config, str):
+        for name in _REFERENCE.findall(config):
+            if is_service_setting(name):
+                return path, name
+        return None
+    if isinstance(config, Mapping):
+        for key, value in config.items():
+            found = service_setting_reference(value, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    if isinstance(config, list):
+        for index, value in enumerate(config):
+            found = service_setting_reference(value, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def service_setting_error(field: str, name: str) -> InvalidInput:
+    return InvalidInput(
+        f"{field}: ${{env:{name}}} is a setting of the service itself, which plugins may not "
+        "read; put the value in a variable of its own",
+        field=field,
+    )
+
+
 def resolve(
     config: Mapping[str, Any], environ: Mapping[str, str]
 ) -> tuple[dict[str, Any], set[str]]:
@@ -33,6 +73,8 @@ def resolve(
 
             def substitute(match: re.Match[str]) -> str:
                 name = match.group(1)
+                if is_service_setting(name):  # a job saved before the check existed
+                    raise service_setting_error(path, name)
                 if name not in environ:
                     raise InvalidInput(
                         f"{path}: environment variable {name} is not set on this worker",
@@ -53,7 +95,8 @@ def resolve(
 
 
 def referenced_names(config: Any) -> set[str]:
-    """The NAMEs of every `${env:NAME}` in the config's strings, however deep."""
+    """The NAMEs of every `${env:NAME}` in the config's strings, however deep (service
+    settings included: callers filter them with `is_service_setting`)."""
     if isinstance(config, str):
         return set(_REFERENCE.findall(config))
     if isinstance(config, Mapping):

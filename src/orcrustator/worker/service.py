@@ -261,7 +261,7 @@ class Worker:
             environ={
                 name: os.environ[name]
                 for name in secrets.referenced_names([task.extractor_config, task.loader_config])
-                if name in os.environ
+                if name in os.environ and not secrets.is_service_setting(name)
             },
         )
         outcome = await self.pool.run_task(
