@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
@@ -159,6 +160,27 @@ def clean_env(
     env["ORC_DRAIN_SECONDS"] = "5"
     env.update(extra or {})
     return env
+
+
+# The bootstrap admin of every `orc` child a bench starts: a throwaway account in a throwaway
+# database, so one password serves them all.
+ADMIN_PASSWORD = "bench-admin-password"  # noqa: S105
+
+
+def api_settings(port: int) -> dict[str, str]:
+    """What an `orc api` or `orc up` child needs to listen on loopback with a known admin."""
+    return {"ORC_HOST": "127.0.0.1", "ORC_PORT": str(port), "ORC_ADMIN_PASSWORD": ADMIN_PASSWORD}
+
+
+def admin_token(base_url: str) -> str:
+    """Log in as the bootstrap admin of the `orc` child at `base_url` (http://host:port)."""
+    resp = httpx.post(
+        f"{base_url}/api/v1/auth/token",
+        data={"username": "admin", "password": ADMIN_PASSWORD},
+        timeout=30.0,
+    )
+    resp.raise_for_status()
+    return str(resp.json()["access_token"])
 
 
 def _read_stat(pid: int) -> tuple[int, float] | None:

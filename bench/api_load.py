@@ -47,6 +47,8 @@ from bench._common import (
     BenchError,
     OrcProcess,
     Row,
+    admin_token,
+    api_settings,
     clean_env,
     cpu_seconds,
     free_port,
@@ -64,7 +66,6 @@ from bench._common import (
 from bench._lean_http import LeanConnection, LeanHttpError
 from orcrustator.db import migrate
 
-ADMIN_PASSWORD = "load-admin-password"  # noqa: S105 - a throwaway account in a throwaway database
 PAGE = 50
 # Targets (../shared/targets.md, "API").
 TARGET_P99_MS = 100.0
@@ -266,6 +267,11 @@ class Stats:
         return [ms for values in self.latencies.values() for ms in values]
 
 
+def _connection(base: str, headers: dict[str, str]) -> LeanConnection:
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    return LeanConnection(host, int(port), headers)
+
+
 async def drive(
     base: str,
     token: str | None,
@@ -277,8 +283,7 @@ async def drive(
     """`clients` loops, each on its own keep-alive connection, for `seconds`."""
     stats = Stats()
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    host, port = base.removeprefix("http://").rsplit(":", 1)
-    connections = [LeanConnection(host, int(port), headers) for _ in range(clients)]
+    connections = [_connection(base, headers) for _ in range(clients)]
     stop_at = time.monotonic() + seconds
 
     async def one_client(index: int) -> None:
@@ -310,8 +315,7 @@ async def drive(
 
 
 async def _serial(base: str, token: str, path: Picker, count: int) -> None:
-    host, port = base.removeprefix("http://").rsplit(":", 1)
-    connection = LeanConnection(host, int(port), {"Authorization": f"Bearer {token}"})
+    connection = _connection(base, {"Authorization": f"Bearer {token}"})
     rnd = random.Random(7)
     try:
         for _ in range(count):
@@ -478,11 +482,7 @@ def load(opts: Options) -> tuple[list[Row], dict[str, Any], bool]:
             database_url=db.url,
             data_dir=work / "data",
             log_level=opts.log_level,
-            extra={
-                "ORC_HOST": "127.0.0.1",
-                "ORC_PORT": str(port),
-                "ORC_ADMIN_PASSWORD": ADMIN_PASSWORD,
-            },
+            extra=api_settings(port),
         )
         with process_group() as started:
             api = OrcProcess(["api"], env, work, "api")
@@ -496,13 +496,7 @@ def load(opts: Options) -> tuple[list[Row], dict[str, Any], bool]:
                     return False
 
             wait_until(healthy, 120.0, 0.2, "orc api healthy")
-            resp = httpx.post(
-                f"{base}/api/v1/auth/token",
-                data={"username": "admin", "password": ADMIN_PASSWORD},
-                timeout=30.0,
-            )
-            resp.raise_for_status()
-            token = str(resp.json()["access_token"])
+            token = admin_token(base)
             problems = check_answers(base, token, job_ids, opts)
             figures["check_problems"] = problems
             mix = endpoints(job_ids, run_ids, opts.jobs, opts.runs)

@@ -40,6 +40,8 @@ from bench._common import (
     BenchError,
     OrcProcess,
     Row,
+    admin_token,
+    api_settings,
     clean_env,
     cpu_seconds,
     exit_on_sigterm,
@@ -277,9 +279,6 @@ class BackendCpu:
 
 
 # --- processes --------------------------------------------------------------------------------
-UP_ADMIN_PASSWORD = "bench-admin-password"  # noqa: S105 - a throwaway account
-
-
 def touch_job_through_the_api(ctx: Context, job_id: uuid.UUID) -> None:
     """Let `orc up` on SQLite know about jobs the bench wrote straight into its database.
 
@@ -288,11 +287,10 @@ def touch_job_through_the_api(ctx: Context, job_id: uuid.UUID) -> None:
     A user's jobs arrive through the API, which wakes the scheduler at once; one update through
     the API (of a job, to what it already is) does the same for the bench's jobs.
     """
-    base = f"http://127.0.0.1:{ctx.api_port}/api/v1"
-    login = {"username": "admin", "password": UP_ADMIN_PASSWORD}
-    token = httpx.post(f"{base}/auth/token", data=login, timeout=30).json()["access_token"]
+    base = f"http://127.0.0.1:{ctx.api_port}"
+    token = admin_token(base)
     resp = httpx.patch(
-        f"{base}/jobs/{job_id}",
+        f"{base}/api/v1/jobs/{job_id}",
         json={"is_active": True},
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
@@ -304,11 +302,7 @@ def start_orc(ctx: Context, procs: list[OrcProcess], args: list[str], name: str)
     extra: dict[str, str] = {}
     if args[0] == "up":
         ctx.api_port = free_port()
-        extra = {
-            "ORC_PORT": str(ctx.api_port),
-            "ORC_HOST": "127.0.0.1",
-            "ORC_ADMIN_PASSWORD": UP_ADMIN_PASSWORD,
-        }
+        extra = api_settings(ctx.api_port)
     proc = OrcProcess(args, {**ctx.env, **extra}, ctx.work, name)
     procs.append(proc)
     return proc
@@ -693,19 +687,22 @@ def start_delay(ctx: Context, procs: list[OrcProcess]) -> None:
     per_slot: dict[datetime, list[Any]] = {}
     for r in rows:
         per_slot.setdefault(r.scheduled_for, []).append(r)
-    worst = sorted(
-        per_slot.items(),
-        key=lambda item: max(_ms(r.started_at - item[0]) for r in item[1] if r.started_at),
-        reverse=True,
-    )[:3]
-    worst_slots = [
+    slot_summaries = [
         {
             "second": int((slot - first_expected).total_seconds()),
             "enqueue_max_ms": max(_ms(r.created_at - slot) for r in slot_rows),
-            "start_max_ms": max(_ms(r.started_at - slot) for r in slot_rows if r.started_at),
+            "start_max_ms": max(
+                (_ms(r.started_at - slot) for r in slot_rows if r.started_at), default=math.nan
+            ),
         }
-        for slot, slot_rows in worst
+        for slot, slot_rows in per_slot.items()
     ]
+    # A slot none of whose runs started sorts first: that is the worst of all.
+    worst_slots = sorted(
+        slot_summaries,
+        key=lambda w: math.inf if math.isnan(w["start_max_ms"]) else w["start_max_ms"],
+        reverse=True,
+    )[:3]
     fig: dict[str, Any] = {
         "jobs": n,
         "window_s": ctx.opts.delay_seconds,

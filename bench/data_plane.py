@@ -31,6 +31,8 @@ from bench._common import (
     BenchDatabase,
     OrcProcess,
     Row,
+    admin_token,
+    api_settings,
     cpu_seconds,
     descendants,
     free_port,
@@ -46,7 +48,6 @@ from bench._common import clean_env as orc_env
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "bench"
 CACHE = Path(os.environ.get("ORC_BENCH_CACHE", "/tmp/orc-bench-data"))  # noqa: S108 - a cache
-PASSWORD = "bench-admin-password"  # noqa: S105 - a throwaway server's admin
 TABLE_DDL = """CREATE TABLE {name} (
     id bigint, qty integer, score double precision, code text, description text,
     active boolean, created_date date, updated_at timestamptz, maybe_int integer,
@@ -209,16 +210,13 @@ def main() -> None:
             database_url=f"sqlite:///{work / 'control.db'}",
             data_dir=data_dir,
             log_level="WARNING",
-            extra={"ORC_ADMIN_PASSWORD": PASSWORD, "ORC_WORKER_CONCURRENCY": "1"},
+            extra={**api_settings(port), "ORC_WORKER_CONCURRENCY": "1"},
         )
         with process_group() as started:
-            proc = OrcProcess(["up", "--port", str(port)], env, work, "orc-up")
+            proc = OrcProcess(["up"], env, work, "orc-up")
             started.append(proc)
             wait_until(lambda: _healthy(port), 60, what="orc up")
-            token = httpx.post(
-                f"http://127.0.0.1:{port}/api/v1/auth/token",
-                data={"username": "admin", "password": PASSWORD},
-            ).json()["access_token"]
+            token = admin_token(f"http://127.0.0.1:{port}")
             server = Server(port, token)
             pg_url = dest.libpq_uri()
 

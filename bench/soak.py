@@ -49,6 +49,8 @@ from bench._common import (
     BenchDatabase,
     OrcProcess,
     Row,
+    admin_token,
+    api_settings,
     clean_env,
     cpu_seconds,
     descendants,
@@ -67,7 +69,6 @@ from bench._common import (
 from orcrustator.db import migrate
 from orcrustator.db.tables import job_runs, service_instances
 
-ADMIN_PASSWORD = "soak-admin-password"  # noqa: S105 - a throwaway account in a throwaway database
 FINAL_STATUSES = ("success", "failed", "cancelled")
 
 # "Flat" (see the module docstring): a few MB is allocator and arena noise in a Python process
@@ -196,6 +197,7 @@ class ApiPoller:
     """Light, steady API traffic (health, metrics, a runs page) so the api process works too."""
 
     def __init__(self, base: str) -> None:
+        self.base = base
         # Polls come every few seconds: drop the idle connection before uvicorn's 5 s keep-alive
         # timeout does, or a poll can race the server closing it.
         self.client = httpx.Client(
@@ -206,11 +208,7 @@ class ApiPoller:
         self.token = ""
 
     def login(self) -> None:
-        resp = self.client.post(
-            "/api/v1/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD}
-        )
-        resp.raise_for_status()
-        self.token = str(resp.json()["access_token"])
+        self.token = admin_token(self.base)
 
     def poll(self) -> None:
         headers = {"Authorization": f"Bearer {self.token}"}
@@ -349,11 +347,7 @@ def soak(opts: Options) -> tuple[list[Row], dict[str, Any], bool]:
             database_url=db.url,
             data_dir=work / "data",
             log_level=opts.log_level,
-            extra={
-                "ORC_HOST": "127.0.0.1",
-                "ORC_PORT": str(port),
-                "ORC_ADMIN_PASSWORD": ADMIN_PASSWORD,
-            },
+            extra=api_settings(port),
         )
         with process_group() as started:
             named: dict[str, OrcProcess] = {}

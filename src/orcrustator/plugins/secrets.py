@@ -8,7 +8,7 @@ error messages) goes through the maskers here.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from orcrustator.errors import InvalidInput
@@ -34,23 +34,12 @@ def is_service_setting(name: str) -> bool:
     return upper == "DATABASE_URL" or upper.startswith("ORC_")
 
 
-def service_setting_reference(config: Any, path: str = "") -> tuple[str, str] | None:
+def service_setting_reference(config: Any) -> tuple[str, str] | None:
     """(path, NAME) of the first `${env:NAME}` naming a service setting, or None."""
-    if isinstance(config, str):
-        for name in _REFERENCE.findall(config):
+    for path, text in _strings(config):
+        for name in _REFERENCE.findall(text):
             if is_service_setting(name):
                 return path, name
-        return None
-    if isinstance(config, Mapping):
-        for key, value in config.items():
-            found = service_setting_reference(value, f"{path}.{key}" if path else str(key))
-            if found is not None:
-                return found
-    if isinstance(config, list):
-        for index, value in enumerate(config):
-            found = service_setting_reference(value, f"{path}[{index}]")
-            if found is not None:
-                return found
     return None
 
 
@@ -94,16 +83,22 @@ def resolve(
     return visit(dict(config), ""), used
 
 
+def _strings(config: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every string in a config, however deep, with its path (`headers.X`, `pages[1].q`)."""
+    if isinstance(config, str):
+        yield path, config
+    elif isinstance(config, Mapping):
+        for key, value in config.items():
+            yield from _strings(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(config, list):
+        for index, value in enumerate(config):
+            yield from _strings(value, f"{path}[{index}]")
+
+
 def referenced_names(config: Any) -> set[str]:
     """The NAMEs of every `${env:NAME}` in the config's strings, however deep (service
     settings included: callers filter them with `is_service_setting`)."""
-    if isinstance(config, str):
-        return set(_REFERENCE.findall(config))
-    if isinstance(config, Mapping):
-        return set().union(*(referenced_names(v) for v in config.values()))
-    if isinstance(config, list):
-        return set().union(*(referenced_names(v) for v in config))
-    return set()
+    return {name for _, text in _strings(config) for name in _REFERENCE.findall(text)}
 
 
 def starts_with_reference(value: str) -> bool:
