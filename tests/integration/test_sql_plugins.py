@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -74,6 +74,18 @@ def table_name() -> str:
 def run(
     extractor: dict[str, Any], loader: dict[str, Any], data_dir: Path, *, task_id: str = "task-1"
 ) -> ChildResult:
+    return run_logged(extractor, loader, data_dir, task_id=task_id)[0]
+
+
+def run_logged(
+    extractor: dict[str, Any],
+    loader: dict[str, Any],
+    data_dir: Path,
+    *,
+    task_id: str = "task-1",
+    cancelled: Callable[[], bool] = lambda: False,
+) -> tuple[ChildResult, list[str]]:
+    """The task's outcome and the lines it logged."""
     messages: list[tuple[Any, ...]] = []
     spec = TaskSpec(
         run_id=str(uuid.uuid4()),
@@ -84,7 +96,8 @@ def run(
         loader_config=loader,
         data_dir=str(data_dir),
     )
-    return run_task(spec, _Reporter(messages.append), lambda: False)
+    result = run_task(spec, _Reporter(messages.append), cancelled)
+    return result, [str(m[2]) for m in messages if m[0] == "log"]
 
 
 def pg_rows(engine: sa.engine.Engine, table: str) -> list[tuple[Any, ...]]:
@@ -504,3 +517,193 @@ def test_sqlite_paths_stay_in_the_data_dir(path: str, tmp_path: Path) -> None:
     )
     assert result.status == "failed"
     assert "outside the data directory" in (result.error_message or "")
+
+
+# --- PostgreSQL → PostgreSQL as undecoded binary COPY data ----------------------------------
+COPIED = "as binary COPY data, undecoded"
+
+
+def declared_types(engine: sa.engine.Engine, table: str) -> list[tuple[str, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = to_regclass(:t) AND attnum > 0 AND NOT attisdropped "
+                "ORDER BY attnum"
+            ),
+            {"t": f'"{table}"'},
+        ).all()
+    return [(str(name), str(declared)) for name, declared in rows]
+
+
+def test_postgres_to_postgres_copies_undecoded_and_keeps_the_declared_types(
+    pg: sa.engine.Engine, pg_url: str, tmp_path: Path
+) -> None:
+    """Types Arrow has no exact twin for (varchar(n), jsonb, uuid, arrays, interval) arrive
+    as they were declared, value for value."""
+    source, dest = table_name(), table_name()
+    with pg.begin() as conn:
+        conn.execute(
+            sa.text(
+                f'CREATE TABLE "{source}" (id int, tag varchar(12), doc jsonb, ref uuid, '
+                "nums int[], span interval, amount numeric(12,2), at timestamptz)"
+            )
+        )
+        conn.execute(
+            sa.text(
+                f'INSERT INTO "{source}" VALUES '
+                "(1, 'Grüße ''q''', '{\"a\": [1, \"é\"]}', "
+                "'0b0c1f4e-6a2e-4f6e-9b8e-0a1b2c3d4e5f', '{1,NULL,3}', '1 day 02:03:04', "
+                "-1234567890.12, '2024-02-29 12:00:00+05'), "
+                "(2, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"
+            )
+        )
+    result, logged = run_logged(
+        {"type": "sql", "url": pg_url, "table": source},
+        {"type": "postgres", "url": pg_url, "table": dest},
+        tmp_path,
+    )
+    assert result.status == "success", result.error_message
+    assert (result.rows_extracted, result.rows_loaded) == (2, 2)
+    assert result.bytes_loaded > 0
+    assert any(COPIED in line for line in logged), logged
+    assert declared_types(pg, dest) == declared_types(pg, source)
+    with pg.connect() as conn:
+        differing = conn.execute(
+            sa.text(
+                f'(SELECT * FROM "{source}" EXCEPT ALL SELECT * FROM "{dest}") '
+                f'UNION ALL (SELECT * FROM "{dest}" EXCEPT ALL SELECT * FROM "{source}")'
+            )
+        ).all()
+    assert differing == []
+
+
+def test_a_destination_column_of_another_type_takes_the_arrow_path(
+    pg: sa.engine.Engine, pg_url: str, tmp_path: Path
+) -> None:
+    source, dest = make_source(pg), table_name()
+    with pg.begin() as conn:  # qty is integer in the source: binary data would not fit
+        conn.execute(sa.text(f'CREATE TABLE "{dest}" (id bigint, qty bigint)'))
+    result, logged = run_logged(
+        {"type": "sql", "url": pg_url, "table": source},
+        {"type": "postgres", "url": pg_url, "table": dest},
+        tmp_path,
+    )
+    assert result.status == "success", result.error_message
+    assert not any(COPIED in line for line in logged), logged
+    assert pg_rows(pg, dest) == ROWS
+    assert declared_types(pg, dest)[:2] == [("id", "bigint"), ("qty", "bigint")]
+
+
+@pytest.mark.parametrize("mode", ["append", "replace"])
+def test_a_source_failing_midway_leaves_the_destination_as_it_was(
+    mode: str, pg: sa.engine.Engine, pg_url: str, tmp_path: Path
+) -> None:
+    """The error comes after hundreds of thousands of rows went into the COPY."""
+    dest = table_name()
+    query = "SELECT g AS id, md5(g::text) AS v FROM generate_series(1, {n}) g"
+    loader = {"type": "postgres", "url": pg_url, "table": dest, "mode": mode}
+    first = run({"type": "sql", "url": pg_url, "query": query.format(n=3)}, loader, tmp_path)
+    assert first.status == "success", first.error_message
+    before = pg_rows(pg, dest)
+    failing = "SELECT g AS id, md5((g / (g - 400000))::text) AS v FROM generate_series(1, 500000) g"
+    result, logged = run_logged({"type": "sql", "url": pg_url, "query": failing}, loader, tmp_path)
+    assert result.status == "failed"
+    assert any(COPIED in line for line in logged), logged
+    assert "division by zero" in (result.error_message or "")
+    assert pg_rows(pg, dest) == before
+    with pg.connect() as conn:
+        leftovers = conn.execute(
+            sa.text("SELECT count(*) FROM pg_tables WHERE tablename LIKE :p"),
+            {"p": f"{dest}__orc_%"},
+        ).scalar()
+    assert leftovers == 0
+
+
+def test_a_copy_cancelled_midway_changes_nothing(
+    pg: sa.engine.Engine, pg_url: str, tmp_path: Path
+) -> None:
+    dest = table_name()
+    asked: list[int] = []
+
+    def cancelled() -> bool:
+        asked.append(1)
+        return len(asked) > 3  # a few pieces in, well before the end of 500,000 rows
+
+    result, logged = run_logged(
+        {
+            "type": "sql",
+            "url": pg_url,
+            "query": "SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 500000) g",
+        },
+        {"type": "postgres", "url": pg_url, "table": dest},
+        tmp_path,
+        cancelled=cancelled,
+    )
+    assert result.status == "cancelled", result.error_message
+    assert any(COPIED in line for line in logged), logged
+    assert 0 < result.rows_extracted < 500_000
+    assert not _exists(pg, dest)
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "later"),
+    [
+        ("code", ["a'b", "b\\'c", "c"], ["d'", "e\"'); DROP TABLE x; --"]),
+        ("updated_at", ["2024-01-01T00:00:00Z", "2024-06-01T00:00:00+02:00"], ["2031-01-01Z"]),
+        ("amount", ["9.50", "10.00"], ["100.25"]),
+    ],
+)
+def test_incremental_copies_quote_the_cursor_as_a_literal_of_its_type(
+    column: str,
+    values: list[str],
+    later: list[str],
+    pg: sa.engine.Engine,
+    pg_url: str,
+    tmp_path: Path,
+) -> None:
+    """COPY takes no parameters: the cursor travels as a quoted literal, never spliced."""
+    source, dest = table_name(), table_name()
+    with pg.begin() as conn:
+        conn.execute(sa.text(TYPED_DDL.format(name=f'"{source}"')))
+        for i, value in enumerate(values):
+            conn.execute(
+                sa.text(f'INSERT INTO "{source}" (id, "{column}") VALUES (:i, :v)'),
+                {"i": i, "v": value},
+            )
+    extractor = {"type": "sql", "url": pg_url, "table": source, "cursor_column": column}
+    loader = {"type": "postgres", "url": pg_url, "table": dest}
+    first, logged = run_logged(extractor, loader, tmp_path)
+    assert first.status == "success", first.error_message
+    assert any(COPIED in line for line in logged), logged
+    assert first.rows_loaded == len(values)
+    assert run(extractor, loader, tmp_path).rows_loaded == 0
+    with pg.begin() as conn:
+        for i, value in enumerate(later, start=100):
+            conn.execute(
+                sa.text(f'INSERT INTO "{source}" (id, "{column}") VALUES (:i, :v)'),
+                {"i": i, "v": value},
+            )
+    again = run(extractor, loader, tmp_path)
+    assert again.status == "success", again.error_message
+    assert again.rows_loaded == len(later)
+    assert sorted(r[0] for r in pg_rows(pg, dest)) == [
+        *range(len(values)),
+        *range(100, 100 + len(later)),
+    ]
+
+
+def test_an_empty_source_creates_the_table_with_its_declared_columns(
+    pg: sa.engine.Engine, pg_url: str, tmp_path: Path
+) -> None:
+    source, dest = make_source(pg, []), table_name()
+    result, logged = run_logged(
+        {"type": "sql", "url": pg_url, "table": source},
+        {"type": "postgres", "url": pg_url, "table": dest},
+        tmp_path,
+    )
+    assert result.status == "success", result.error_message
+    assert (result.rows_extracted, result.rows_loaded) == (0, 0)
+    assert any(COPIED in line for line in logged), logged
+    assert declared_types(pg, dest) == declared_types(pg, source)
+    assert pg_rows(pg, dest) == []

@@ -37,7 +37,9 @@ from orcrustator.plugins.base import (
     CursorState,
     Extractor,
     Loader,
+    LoadResult,
     PluginKind,
+    PostgresCopyLoader,
     RunContext,
     StatefulLoader,
     TaskCancelled,
@@ -212,6 +214,22 @@ def _counted(
         raise TaskCancelled("cancelled")
 
 
+def _copied_between_postgres(
+    extractor: Extractor, loader: Loader, ctx: RunContext
+) -> LoadResult | None:
+    """PostgreSQL to PostgreSQL as undecoded binary COPY data, when both plugins offer it and
+    the column types agree (see `PostgresCopySource`); None when the task goes through Arrow."""
+    if not isinstance(loader, PostgresCopyLoader):
+        return None
+    source = extractor.postgres_copy()
+    if source is None:
+        return None
+    try:
+        return loader.load_postgres_copy(source, ctx.cursor)
+    finally:
+        source.close()
+
+
 def run_task(spec: TaskSpec, reporter: _Reporter, cancelled: Callable[[], bool]) -> ChildResult:
     """Validate, build and run one task; every exception becomes a failed (or cancelled) result."""
     secret_values: set[str] = set()
@@ -243,7 +261,6 @@ def run_task(spec: TaskSpec, reporter: _Reporter, cancelled: Callable[[], bool])
         loader = registry.get_spec("loader", loader_config.type).factory(loader_config, ctx)
         if not isinstance(extractor, Extractor) or not isinstance(loader, Loader):
             raise TypeError("a plugin factory returned the wrong kind of object")
-        ctx.target_schema = loader.target_schema()
         cursor_key = extractor.cursor_key()
         if cursor_key is not None:
             if not isinstance(loader, StatefulLoader):
@@ -254,14 +271,17 @@ def run_task(spec: TaskSpec, reporter: _Reporter, cancelled: Callable[[], bool])
                 )
             key = f"{spec.job_id}:{spec.task_id}:{cursor_key}"
             ctx.cursor = CursorState(key=key, start=loader.read_cursor(key))
-        stream = _counted(_prefetched(extractor.batches()), reporter, cancelled)
-        try:
-            if ctx.cursor is not None and isinstance(loader, StatefulLoader):
-                result = loader.load_with_cursor(stream, ctx.cursor)
-            else:
-                result = loader.load(stream)
-        finally:
-            stream.close()
+        result = _copied_between_postgres(extractor, loader, ctx)
+        if result is None:
+            ctx.target_schema = loader.target_schema()
+            stream = _counted(_prefetched(extractor.batches()), reporter, cancelled)
+            try:
+                if ctx.cursor is not None and isinstance(loader, StatefulLoader):
+                    result = loader.load_with_cursor(stream, ctx.cursor)
+                else:
+                    result = loader.load(stream)
+            finally:
+                stream.close()
         reporter.progress(reporter.counters[0], result.rows_loaded, result.bytes_loaded)
         reporter.flush()
         extracted, _, _ = reporter.counters

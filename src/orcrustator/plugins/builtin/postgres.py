@@ -22,6 +22,8 @@ from orcrustator.plugins.base import (
     LoadResult,
     PluginError,
     PluginSpec,
+    PostgresCopyLoader,
+    PostgresCopySource,
     RunContext,
     StatefulLoader,
     TransientPluginError,
@@ -51,7 +53,7 @@ def libpq_url(url: str) -> str:
 # From PostgreSQL 14 this makes the backend check the client's socket while it works; older
 # servers do not know the setting, hence the version guard.
 DEAD_CLIENT_CHECK_MS = 1000
-_WATCH_CLIENT_SQL = (
+WATCH_CLIENT_SQL = (
     "SELECT set_config('client_connection_check_interval', $1, false) "
     "WHERE current_setting('server_version_num')::int >= 140000"
 )
@@ -67,7 +69,7 @@ def connect(url: str) -> Any:
         raise TransientPluginError(f"cannot connect to PostgreSQL: {exc}") from exc
     try:
         with conn.cursor() as cur:
-            cur.execute(_WATCH_CLIENT_SQL, parameters=(str(DEAD_CLIENT_CHECK_MS),))
+            cur.execute(WATCH_CLIENT_SQL, (str(DEAD_CLIENT_CHECK_MS),))
             cur.fetchall()
         conn.commit()  # a session setting made in a rolled-back transaction would be undone
     except BaseException:
@@ -92,7 +94,7 @@ class PostgresLoaderConfig(TableLoadOptions):
     _url = field_validator("url")(check_postgres_url)
 
 
-class PostgresLoader(StatefulLoader):
+class PostgresLoader(StatefulLoader, PostgresCopyLoader):
     def __init__(self, config: PostgresLoaderConfig, ctx: RunContext) -> None:
         self.config = config
         self.ctx = ctx
@@ -118,7 +120,7 @@ class PostgresLoader(StatefulLoader):
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod) "
             "FROM pg_attribute a WHERE a.attrelid = to_regclass($1) "
             "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-            parameters=(table.sql,),
+            (table.sql,),
         )
         return dict(cur.fetchall())
 
@@ -140,12 +142,12 @@ class PostgresLoader(StatefulLoader):
     def read_cursor(self, key: str) -> Any:
         state = self._state_table()
         with self._connect().cursor() as cur:
-            cur.execute("SELECT to_regclass($1) IS NOT NULL", parameters=(state.sql,))
+            cur.execute("SELECT to_regclass($1) IS NOT NULL", (state.sql,))
             row = None
             if cur.fetchone()[0]:
                 cur.execute(
                     f"SELECT cursor_value FROM {state.sql} WHERE state_key = $1",
-                    parameters=(key,),
+                    (key,),
                 )
                 row = cur.fetchone()
         self._conn.rollback()
@@ -158,6 +160,38 @@ class PostgresLoader(StatefulLoader):
         self, batches: Iterator[pa.RecordBatch], cursor: CursorState
     ) -> LoadResult:
         return self._load(batches, cursor)
+
+    def load_postgres_copy(
+        self, source: PostgresCopySource, cursor: CursorState | None
+    ) -> LoadResult | None:
+        from orcrustator.plugins.builtin import _pgcopy  # psycopg: import when used
+
+        declared = dict(source.columns)
+        conn = _pgcopy.connect(self.config.url.get_secret_value())
+        try:
+            cur = conn.cursor()
+            existing = self._columns(cur, self.table)
+            if any(existing.get(name, wanted) != wanted for name, wanted in declared.items()):
+                conn.rollback()
+                return None  # the Arrow path converts, or names the conflicting column
+            destination, _ = self._prepare(cur, existing, declared)
+            self.ctx.log("INFO", f"copying into {self.table} as binary COPY data, undecoded")
+
+            def progress(rows: int, nbytes: int) -> None:
+                self.ctx.raise_if_cancelled()
+                self.ctx.progress(rows, rows, nbytes)
+
+            rows, nbytes = _pgcopy.copy_in(
+                conn, destination, list(declared), source.chunks(), progress
+            )
+            self.ctx.progress(rows, rows, nbytes)
+            self._finish(cur, destination, list(declared), cursor)
+            self.ctx.raise_if_cancelled()
+            conn.commit()
+            return LoadResult(rows, nbytes)
+        finally:
+            conn.close()  # uncommitted work, after an error, is rolled back with it
+            self._close()
 
     # --- the transaction -------------------------------------------------------------------
     def _state_table(self) -> TableRef:
@@ -192,23 +226,12 @@ class PostgresLoader(StatefulLoader):
             return LoadResult(0, 0)
 
         source = first.schema
-        destination = self.table
-        if not existing:
-            self._create(cur, self.table, source)
-            existing = {f.name: _sqltypes.sql_type(f.type) for f in source}
-        else:
-            existing = self._add_missing_columns(cur, self.table, source, existing)
+        destination, existing = self._prepare(
+            cur, existing, {f.name: _sqltypes.sql_type(f.type) for f in source}
+        )
         target_schema = pa.schema(
             [pa.field(f.name, _sqltypes.arrow_type(existing[f.name]) or f.type) for f in source]
         )
-        if self.config.mode == "replace":
-            destination = self.table.with_name(f"{self.table.name}__orc_{uuid.uuid4().hex[:8]}")
-            cur.execute(f"CREATE TABLE {destination.sql} (LIKE {self.table.sql} INCLUDING ALL)")
-        elif self.config.mode == "merge":
-            # A plain table (not TEMP, which ADBC's ingest cannot address), gone at commit.
-            destination = self.table.with_name(f"{self.table.name}__orc_{uuid.uuid4().hex[:8]}")
-            cur.execute(f"CREATE TABLE {destination.sql} (LIKE {self.table.sql})")
-
         counts = [0, 0]
         failures: list[BaseException] = []
 
@@ -235,18 +258,44 @@ class PostgresLoader(StatefulLoader):
             if failures:
                 raise failures[0] from None
             raise PluginError(f"loading into {self.table} failed: {exc}") from exc
-
-        if self.config.mode == "replace":
-            cur.execute(f"DROP TABLE {self.table.sql}")
-            cur.execute(f"ALTER TABLE {destination.sql} RENAME TO {quote(self.table.name)}")
-        elif self.config.mode == "merge":
-            self._merge(cur, destination, [f.name for f in source])
-            cur.execute(f"DROP TABLE {destination.sql}")
-        self._save_cursor(cur, cursor)
+        self._finish(cur, destination, source.names, cursor)
         return LoadResult(counts[0], counts[1])
 
-    def _create(self, cur: Any, table: TableRef, schema: pa.Schema) -> None:
-        columns = ", ".join(f"{quote(f.name)} {_sqltypes.sql_type(f.type)}" for f in schema)
+    def _prepare(
+        self, cur: Any, existing: dict[str, str], declared: dict[str, str]
+    ) -> tuple[TableRef, dict[str, str]]:
+        """Create the table, or add the source's new columns to it; then the table to copy the
+        rows into (a staging table for replace and merge) and the columns' declared types."""
+        if not existing:
+            self._create(cur, self.table, declared)
+            existing = dict(declared)
+        else:
+            existing = self._add_missing_columns(cur, self.table, declared, existing)
+        if self.config.mode == "replace":
+            staging = self.table.with_name(f"{self.table.name}__orc_{uuid.uuid4().hex[:8]}")
+            cur.execute(f"CREATE TABLE {staging.sql} (LIKE {self.table.sql} INCLUDING ALL)")
+            return staging, existing
+        if self.config.mode == "merge":
+            # A plain table (not TEMP, which ADBC's ingest cannot address), gone at commit.
+            staging = self.table.with_name(f"{self.table.name}__orc_{uuid.uuid4().hex[:8]}")
+            cur.execute(f"CREATE TABLE {staging.sql} (LIKE {self.table.sql})")
+            return staging, existing
+        return self.table, existing
+
+    def _finish(
+        self, cur: Any, loaded: TableRef, columns: list[str], cursor: CursorState | None
+    ) -> None:
+        """Swap in or merge the staging table, and store the new cursor."""
+        if self.config.mode == "replace":
+            cur.execute(f"DROP TABLE {self.table.sql}")
+            cur.execute(f"ALTER TABLE {loaded.sql} RENAME TO {quote(self.table.name)}")
+        elif self.config.mode == "merge":
+            self._merge(cur, loaded, columns)
+            cur.execute(f"DROP TABLE {loaded.sql}")
+        self._save_cursor(cur, cursor)
+
+    def _create(self, cur: Any, table: TableRef, declared: dict[str, str]) -> None:
+        columns = ", ".join(f"{quote(name)} {sql_type}" for name, sql_type in declared.items())
         key = ""
         if self.config.mode == "merge" and self.config.key:
             key = f", PRIMARY KEY ({', '.join(quote(k) for k in self.config.key)})"
@@ -254,14 +303,13 @@ class PostgresLoader(StatefulLoader):
         self.ctx.log("INFO", f"created table {table} from the source schema")
 
     def _add_missing_columns(
-        self, cur: Any, table: TableRef, schema: pa.Schema, existing: dict[str, str]
+        self, cur: Any, table: TableRef, declared: dict[str, str], existing: dict[str, str]
     ) -> dict[str, str]:
-        for field in schema:
-            if field.name not in existing:
-                declared = _sqltypes.sql_type(field.type)
-                cur.execute(f"ALTER TABLE {table.sql} ADD COLUMN {quote(field.name)} {declared}")
-                self.ctx.log("INFO", f"added column {field.name} ({declared}) to {table}")
-                existing = {**existing, field.name: declared}
+        for name, sql_type in declared.items():
+            if name not in existing:
+                cur.execute(f"ALTER TABLE {table.sql} ADD COLUMN {quote(name)} {sql_type}")
+                self.ctx.log("INFO", f"added column {name} ({sql_type}) to {table}")
+                existing = {**existing, name: sql_type}
         return existing
 
     def _merge(self, cur: Any, staging: TableRef, columns: list[str]) -> None:
@@ -292,7 +340,7 @@ class PostgresLoader(StatefulLoader):
             f"INSERT INTO {state.sql} (state_key, cursor_value) VALUES ($1, $2) "
             "ON CONFLICT (state_key) DO UPDATE SET cursor_value = EXCLUDED.cursor_value, "
             "updated_at = now()",
-            parameters=(cursor.key, _cursor.encode(cursor.end)),
+            (cursor.key, _cursor.encode(cursor.end)),
         )
 
 

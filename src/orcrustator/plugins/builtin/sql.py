@@ -24,6 +24,7 @@ from orcrustator.plugins.base import (
     PluginConfig,
     PluginError,
     PluginSpec,
+    PostgresCopySource,
     RunContext,
 )
 from orcrustator.plugins.builtin import _cursor, _sqltypes
@@ -123,6 +124,15 @@ class SqlExtractor(Extractor):
             yield batch
 
     # --- PostgreSQL --------------------------------------------------------------------------
+    def postgres_copy(self) -> PostgresCopySource | None:
+        if self.url.startswith(SQLITE_PREFIX):
+            return None
+        from orcrustator.plugins.builtin import _pgcopy  # psycopg: import when used
+
+        return _pgcopy.CopyOut.open(
+            self.url, self._source_sql(), _SOURCE, self.config.cursor_column, self.ctx.cursor
+        )
+
     def _postgres(self) -> Iterator[pa.RecordBatch]:
         conn = postgres_connect(self.url)
         try:
