@@ -16,6 +16,7 @@ the pipe cancels it, and ends the process if need be, when the worker is gone (s
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import queue
@@ -308,6 +309,9 @@ def child_main(conn: Connection, cancel_flag: CancelFlag) -> None:
     # Ctrl-C reaches the whole process group; the supervisor decides what stops and when.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     registry.list_specs()  # import every plugin's spec module now, not during the first task
+    # What the process holds now (modules, specs) lives as long as it does: out of the garbage
+    # collector's sight, a full collection during a task walks the task's objects only.
+    gc.freeze()
     lock = threading.Lock()  # a plugin may log from its own threads
 
     def send(message: tuple[Any, ...]) -> None:
