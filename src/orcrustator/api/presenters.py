@@ -1,4 +1,4 @@
-"""Turn stored records into response models, adding what is derived (next_run_at)."""
+"""Stored records as the response models read them, with what is derived (next_run_at)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from orcrustator.api.schemas.jobs import JobDetail, JobPublic, TaskPublic
-from orcrustator.api.schemas.runs import RunDetail, TaskRunPublic
 from orcrustator.scheduler.cron import CronSchedule, next_fire_time, parse_schedule
 
 
@@ -47,23 +45,16 @@ def next_run_at(job: dict[str, Any], now: datetime) -> datetime | None:
     return upcoming
 
 
-def job_public(job: dict[str, Any], now: datetime | None = None) -> JobPublic:
-    return JobPublic.model_validate(
-        {**job, "next_run_at": next_run_at(job, now or datetime.now(UTC))}
-    )
+def job_public(job: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A job's data as `JobPublic` reads it."""
+    return {**job, "next_run_at": next_run_at(job, now)}
 
 
-def job_detail(job: dict[str, Any], tasks: list[dict[str, Any]]) -> JobDetail:
-    return JobDetail.model_validate(
-        {
-            **job,
-            "next_run_at": next_run_at(job, datetime.now(UTC)),
-            "tasks": [TaskPublic.model_validate(t) for t in tasks],
-        }
-    )
+def job_detail(job: dict[str, Any], tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    """A job and its tasks as `JobDetail` reads them."""
+    return {**job_public(job, datetime.now(UTC)), "tasks": tasks}
 
 
-def run_detail(run: dict[str, Any], task_runs: list[dict[str, Any]]) -> RunDetail:
-    return RunDetail.model_validate(
-        {**run, "task_runs": [TaskRunPublic.model_validate(t) for t in task_runs]}
-    )
+def run_detail(run: dict[str, Any], task_runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A run and its task runs as `RunDetail` reads them."""
+    return {**run, "task_runs": task_runs}

@@ -3,7 +3,8 @@
 A count is exact, but it visits every matching index entry: at 200,000 runs that is tens of
 milliseconds of database CPU, on every page of every client. So:
 
-- a page that is not full already tells the total (offset + its length): no count at all;
+- a page that is not full already tells the total (offset + its length): no count at all (the
+  list routes read one row past the page, so a full page that ends the list tells it too);
 - a count below `exact_below` is always fresh (small totals are the ones people check by eye,
   and the ones tests compare);
 - a larger count is remembered per filter for `ttl_seconds`. Such a total may lag the table by

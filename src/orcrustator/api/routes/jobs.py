@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from orcrustator.api.deps import CurrentUser, ServicesDep
+from orcrustator.api.json_response import JsonBody
 from orcrustator.api.plugin_checks import check_task_configs
 from orcrustator.api.presenters import job_detail, job_public
 from orcrustator.api.schemas.errors import error_responses
@@ -18,28 +19,34 @@ from orcrustator.db.repo import tasks as tasks_repo
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
+_JOBS = JsonBody(list[JobPublic])
+_JOB_DETAIL = JsonBody(JobDetail)
+
 
 @router.get("", response_model=list[JobPublic])
 async def list_jobs(
-    response: Response,
     services: ServicesDep,
     _user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     is_active: bool | None = None,
-) -> list[JobPublic]:
+) -> Response:
     async with services.db.read() as conn:
-        records = await jobs_repo.list_page(conn, limit=limit, offset=offset, is_active=is_active)
+        # One row past the page: without it, even a full page tells the total (no count).
+        records = await jobs_repo.list_page(
+            conn, limit=limit + 1, offset=offset, is_active=is_active
+        )
         total = await services.totals.total(
             ("jobs", is_active),
             offset=offset,
-            limit=limit,
+            limit=limit + 1,
             page_size=len(records),
             count=lambda: jobs_repo.count(conn, is_active=is_active),
         )
-    response.headers["X-Total-Count"] = str(total)
     now = datetime.now(UTC)
-    return [job_public(r, now) for r in records]
+    return _JOBS.response(
+        [job_public(r, now) for r in records[:limit]], headers={"X-Total-Count": str(total)}
+    )
 
 
 @router.post(
@@ -60,15 +67,15 @@ async def create_job(body: JobCreate, services: ServicesDep, _user: CurrentUser)
     async with services.db.write() as conn:
         job = await jobs_repo.create(conn, values, [t.model_dump() for t in body.tasks])
         tasks = await tasks_repo.list_for_job(conn, job["job_id"])
-    return job_detail(job, tasks)
+    return JobDetail.model_validate(job_detail(job, tasks))
 
 
 @router.get("/{job_id}", response_model=JobDetail)
-async def get_job(job_id: uuid.UUID, services: ServicesDep, _user: CurrentUser) -> JobDetail:
+async def get_job(job_id: uuid.UUID, services: ServicesDep, _user: CurrentUser) -> Response:
     async with services.db.read() as conn:
         job = await jobs_repo.get(conn, job_id)
         tasks = await tasks_repo.list_for_job(conn, job_id)
-    return job_detail(job, tasks)
+    return _JOB_DETAIL.response(job_detail(job, tasks))
 
 
 @router.patch("/{job_id}", response_model=JobDetail, responses=error_responses(409))
@@ -83,7 +90,7 @@ async def update_job(
             else await jobs_repo.get(conn, job_id)
         )
         tasks = await tasks_repo.list_for_job(conn, job_id)
-    return job_detail(job, tasks)
+    return JobDetail.model_validate(job_detail(job, tasks))
 
 
 @router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from orcrustator.api.deps import CurrentUser, ServicesDep
+from orcrustator.api.json_response import JsonBody
 from orcrustator.api.presenters import run_detail
 from orcrustator.api.schemas.errors import error_responses
 from orcrustator.api.schemas.runs import LogLine, RunDetail, RunPublic, RunStatus
@@ -19,6 +20,10 @@ router = APIRouter(tags=["runs"])
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
+_RUNS = JsonBody(list[RunPublic])
+_RUN_DETAIL = JsonBody(RunDetail)
+_LOG_LINES = JsonBody(list[LogLine])
+
 
 @router.post("/jobs/{job_id}/runs", response_model=RunPublic, status_code=status.HTTP_202_ACCEPTED)
 async def trigger_run(job_id: uuid.UUID, services: ServicesDep, _user: CurrentUser) -> RunPublic:
@@ -28,63 +33,61 @@ async def trigger_run(job_id: uuid.UUID, services: ServicesDep, _user: CurrentUs
 
 
 async def _list(
-    response: Response,
     services: ServicesDep,
     *,
     limit: int,
     offset: int,
     status: str | None,
     job_id: uuid.UUID | None,
-) -> list[RunPublic]:
+) -> Response:
     async with services.db.read() as conn:
-        if job_id is not None:
-            await jobs_repo.get(conn, job_id)
+        # One row past the page: without it, even a full page tells the total (no count).
         records = await runs_repo.list_page(
-            conn, limit=limit, offset=offset, status=status, job_id=job_id
+            conn, limit=limit + 1, offset=offset, status=status, job_id=job_id
         )
+        if job_id is not None and not records:
+            # A run of the job proves the job exists; an empty page may mean there is no job.
+            await jobs_repo.get(conn, job_id)
         total = await services.totals.total(
             ("runs", status, job_id),
             offset=offset,
-            limit=limit,
+            limit=limit + 1,
             page_size=len(records),
             count=lambda: runs_repo.count(conn, status=status, job_id=job_id),
         )
-    response.headers["X-Total-Count"] = str(total)
-    return [RunPublic.model_validate(r) for r in records]
+    return _RUNS.response(records[:limit], headers={"X-Total-Count": str(total)})
 
 
 @router.get("/jobs/{job_id}/runs", response_model=list[RunPublic])
 async def list_job_runs(
     job_id: uuid.UUID,
-    response: Response,
     services: ServicesDep,
     _user: CurrentUser,
     limit: Limit = 100,
     offset: Offset = 0,
     status: RunStatus | None = None,
-) -> list[RunPublic]:
-    return await _list(response, services, limit=limit, offset=offset, status=status, job_id=job_id)
+) -> Response:
+    return await _list(services, limit=limit, offset=offset, status=status, job_id=job_id)
 
 
 @router.get("/runs", response_model=list[RunPublic])
 async def list_runs(
-    response: Response,
     services: ServicesDep,
     _user: CurrentUser,
     limit: Limit = 100,
     offset: Offset = 0,
     status: RunStatus | None = None,
     job_id: uuid.UUID | None = None,
-) -> list[RunPublic]:
-    return await _list(response, services, limit=limit, offset=offset, status=status, job_id=job_id)
+) -> Response:
+    return await _list(services, limit=limit, offset=offset, status=status, job_id=job_id)
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail)
-async def get_run(run_id: uuid.UUID, services: ServicesDep, _user: CurrentUser) -> RunDetail:
+async def get_run(run_id: uuid.UUID, services: ServicesDep, _user: CurrentUser) -> Response:
     async with services.db.read() as conn:
         run = await runs_repo.get(conn, run_id)
         task_runs = await runs_repo.task_runs_for(conn, run_id)
-    return run_detail(run, task_runs)
+    return _RUN_DETAIL.response(run_detail(run, task_runs))
 
 
 @router.post("/runs/{run_id}/cancel", response_model=RunPublic, responses=error_responses(409))
@@ -101,7 +104,7 @@ async def run_logs(
     _user: CurrentUser,
     after_id: Annotated[int, Query(ge=0, description="only lines after this log_id")] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-) -> list[LogLine]:
+) -> Response:
     async with services.db.read() as conn:
         records = await runs_repo.logs_for(conn, run_id, after_id=after_id, limit=limit)
-    return [LogLine.model_validate(r) for r in records]
+    return _LOG_LINES.response(records)

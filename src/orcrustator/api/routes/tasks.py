@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from orcrustator.api.deps import CurrentUser, ServicesDep
+from orcrustator.api.json_response import JsonBody
 from orcrustator.api.plugin_checks import check_task_configs
 from orcrustator.api.schemas.errors import error_responses
 from orcrustator.api.schemas.jobs import TaskCreate, TaskPublic, TaskUpdate
@@ -16,15 +17,17 @@ from orcrustator.plugins import secrets
 
 router = APIRouter(prefix="/jobs/{job_id}/tasks", tags=["tasks"])
 
+_TASK = JsonBody(TaskPublic)
+_TASKS = JsonBody(list[TaskPublic])
+
 
 @router.get("", response_model=list[TaskPublic])
-async def list_tasks(
-    job_id: uuid.UUID, services: ServicesDep, _user: CurrentUser
-) -> list[TaskPublic]:
+async def list_tasks(job_id: uuid.UUID, services: ServicesDep, _user: CurrentUser) -> Response:
     async with services.db.read() as conn:
-        await jobs_repo.get(conn, job_id)
         records = await tasks_repo.list_for_job(conn, job_id)
-    return [TaskPublic.model_validate(r) for r in records]
+        if not records:  # a task proves its job exists; no tasks may mean there is no job
+            await jobs_repo.get(conn, job_id)
+    return _TASKS.response(records)
 
 
 @router.post(
@@ -50,10 +53,10 @@ async def create_task(
 @router.get("/{task_id}", response_model=TaskPublic)
 async def get_task(
     job_id: uuid.UUID, task_id: uuid.UUID, services: ServicesDep, _user: CurrentUser
-) -> TaskPublic:
+) -> Response:
     async with services.db.read() as conn:
         record = await tasks_repo.get(conn, job_id, task_id)
-    return TaskPublic.model_validate(record)
+    return _TASK.response(record)
 
 
 @router.patch("/{task_id}", response_model=TaskPublic, responses=error_responses(409))

@@ -6,9 +6,10 @@ import uuid
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from orcrustator.api.deps import AdminUser, CurrentUser, ServicesDep
+from orcrustator.api.json_response import JsonBody
 from orcrustator.api.schemas.errors import error_responses
 from orcrustator.api.schemas.users import UserCreate, UserPublic
 from orcrustator.auth.passwords import hash_password
@@ -17,10 +18,13 @@ from orcrustator.errors import Conflict
 
 router = APIRouter(prefix="/users", tags=["users"])
 
+_USER = JsonBody(UserPublic)
+_USERS = JsonBody(list[UserPublic])
+
 
 @router.get("/me", response_model=UserPublic)
-async def me(user: CurrentUser) -> UserPublic:
-    return user
+async def me(user: CurrentUser) -> Response:
+    return _USER.response(user)
 
 
 @router.post(
@@ -44,10 +48,10 @@ async def list_users(
     _admin: AdminUser,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> list[UserPublic]:
+) -> Response:
     async with services.db.read() as conn:
         records = await users_repo.list_all(conn, limit=limit, offset=offset)
-    return [UserPublic.model_validate(r) for r in records]
+    return _USERS.response(records)
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(409))

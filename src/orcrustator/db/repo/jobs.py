@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orcrustator.db import notify
 from orcrustator.db.repo import tasks as tasks_repo
-from orcrustator.db.repo._rows import Record, as_record, utcnow
+from orcrustator.db.repo._rows import Query, Record, as_record, as_records, utcnow
 from orcrustator.db.tables import job_definitions
 from orcrustator.errors import Conflict, NotFound
 
@@ -47,10 +48,11 @@ async def create(
     return as_record(row)
 
 
+_GET = sa.select(job_definitions).where(job_definitions.c.job_id == sa.bindparam("job_id"))
+
+
 async def get(conn: AsyncConnection, job_id: uuid.UUID) -> Record:
-    row = (
-        await conn.execute(sa.select(job_definitions).where(job_definitions.c.job_id == job_id))
-    ).first()
+    row = (await conn.execute(_GET, {"job_id": job_id})).first()
     if row is None:
         raise NotFound(f"job {job_id} not found")
     return as_record(row)
@@ -65,38 +67,59 @@ async def get_by_name(conn: AsyncConnection, job_name: str) -> Record | None:
     return None if row is None else as_record(row)
 
 
-def _filtered(query: Any, is_active: bool | None) -> Any:
+def _filtered(query: Query, is_active: bool | None) -> Query:
     if is_active is not None:
-        # `=` rather than `IS`: only an equality can use idx_job_definitions_is_active.
+        # `=` rather than `IS`: only an equality can use idx_job_definitions_is_active. A
+        # literal rather than a parameter, so that a prepared statement's plan knows the value.
         return query.where(job_definitions.c.is_active == is_active)
     return query
+
+
+_BY_NAME = (job_definitions.c.job_name, job_definitions.c.job_id)
+
+
+# Built once per filter and backend, with bound parameters: building the statement and its
+# cache key on every request cost the api more CPU than running it.
+@cache
+def _page_query(is_active: bool | None, *, postgres: bool) -> Query:
+    # The page's keys first (idx_job_definitions_job_name), then its rows: a deep offset skips
+    # index entries rather than whole rows.
+    keys = (
+        _filtered(sa.select(job_definitions.c.job_id), is_active)
+        .order_by(*_BY_NAME)
+        .limit(sa.bindparam("limit", type_=sa.Integer()))
+        .offset(sa.bindparam("offset", type_=sa.Integer()))
+    )
+    if postgres:
+        # `job_id = ANY(ARRAY(keys))` rather than a join: PostgreSQL joined the keys by hashing
+        # them against a scan of every job (2-3 ms of database CPU per page at 10,000 jobs);
+        # an array of keys can only be looked up through the primary key (0.5 ms).
+        rows = sa.select(job_definitions).where(
+            job_definitions.c.job_id == sa.any_(sa.func.array(keys.scalar_subquery()))
+        )
+    else:
+        page = keys.subquery("page")
+        rows = sa.select(job_definitions).select_from(
+            job_definitions.join(page, page.c.job_id == job_definitions.c.job_id)
+        )
+    return rows.order_by(*_BY_NAME)
+
+
+@cache
+def _count_query(is_active: bool | None) -> Query:
+    return _filtered(sa.select(sa.func.count()).select_from(job_definitions), is_active)
 
 
 async def list_page(
     conn: AsyncConnection, *, limit: int, offset: int, is_active: bool | None = None
 ) -> list[Record]:
-    by_name = (job_definitions.c.job_name, job_definitions.c.job_id)
-    # The page's keys first (idx_job_definitions_job_name), then its rows: a deep offset skips
-    # index entries rather than whole rows.
-    keys = (
-        _filtered(sa.select(job_definitions.c.job_id), is_active)
-        .order_by(*by_name)
-        .limit(limit)
-        .offset(offset)
-        .subquery("page")
-    )
-    query = (
-        sa.select(job_definitions)
-        .select_from(job_definitions.join(keys, keys.c.job_id == job_definitions.c.job_id))
-        .order_by(*by_name)
-    )
-    rows = await conn.execute(query)
-    return [as_record(r) for r in rows]
+    query = _page_query(is_active, postgres=conn.dialect.name == "postgresql")
+    result = await conn.execute(query, {"limit": limit, "offset": offset})
+    return as_records(result)
 
 
 async def count(conn: AsyncConnection, *, is_active: bool | None = None) -> int:
-    query = _filtered(sa.select(sa.func.count()).select_from(job_definitions), is_active)
-    return int(await conn.scalar(query) or 0)
+    return int(await conn.scalar(_count_query(is_active)) or 0)
 
 
 async def update(conn: AsyncConnection, job_id: uuid.UUID, changes: Mapping[str, Any]) -> Record:

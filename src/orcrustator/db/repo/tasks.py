@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orcrustator.db.repo._rows import Record, as_record, utcnow
+from orcrustator.db.repo._rows import Record, as_record, as_records, utcnow
 from orcrustator.db.tables import task_definitions
 from orcrustator.errors import Conflict, NotFound
 
@@ -51,13 +51,15 @@ async def create(conn: AsyncConnection, job_id: uuid.UUID, values: Mapping[str, 
     return as_record(row)
 
 
+_FOR_JOB = (
+    sa.select(task_definitions)
+    .where(task_definitions.c.job_id == sa.bindparam("job_id"))
+    .order_by(task_definitions.c.task_order)
+)
+
+
 async def list_for_job(conn: AsyncConnection, job_id: uuid.UUID) -> list[Record]:
-    rows = await conn.execute(
-        sa.select(task_definitions)
-        .where(task_definitions.c.job_id == job_id)
-        .order_by(task_definitions.c.task_order)
-    )
-    return [as_record(r) for r in rows]
+    return as_records(await conn.execute(_FOR_JOB, {"job_id": job_id}))
 
 
 async def get(conn: AsyncConnection, job_id: uuid.UUID, task_id: uuid.UUID) -> Record:
