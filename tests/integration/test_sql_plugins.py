@@ -707,3 +707,35 @@ def test_an_empty_source_creates_the_table_with_its_declared_columns(
     assert any(COPIED in line for line in logged), logged
     assert declared_types(pg, dest) == declared_types(pg, source)
     assert pg_rows(pg, dest) == []
+
+
+def test_a_type_of_the_source_database_own_takes_the_arrow_path(
+    pg: sa.engine.Engine, pg_url: str, tmp_path: Path
+) -> None:
+    """An enum exists in its own database only: its binary form would not load elsewhere."""
+    source, dest, mood = table_name(), table_name(), f"mood_{uuid.uuid4().hex[:8]}"
+    with pg.begin() as conn:
+        conn.execute(sa.text(f"CREATE TYPE {mood} AS ENUM ('sad', 'happy')"))
+        conn.execute(sa.text(f'CREATE TABLE "{source}" (id int, feeling {mood})'))
+        conn.execute(sa.text(f"INSERT INTO \"{source}\" VALUES (1, 'happy'), (2, NULL)"))
+    result, logged = run_logged(
+        {"type": "sql", "url": pg_url, "table": source},
+        {"type": "postgres", "url": pg_url, "table": dest},
+        tmp_path,
+    )
+    assert result.status == "success", result.error_message
+    assert not any(COPIED in line for line in logged), logged
+    assert pg_rows(pg, dest) == [(1, "happy"), (2, None)]
+
+
+def test_a_query_with_two_columns_of_one_name_takes_the_arrow_path(
+    pg_url: str, tmp_path: Path
+) -> None:
+    result, logged = run_logged(
+        {"type": "sql", "url": pg_url, "query": "SELECT 1 AS n, 2 AS n"},
+        {"type": "postgres", "url": pg_url, "table": table_name()},
+        tmp_path,
+    )
+    assert not any(COPIED in line for line in logged), logged
+    assert result.status == "failed"  # a table cannot have two columns named alike
+    assert 'column "n" specified more than once' in (result.error_message or "")

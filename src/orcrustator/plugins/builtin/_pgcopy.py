@@ -172,11 +172,11 @@ def _describe(conn: psycopg.Connection[Any], source_sql: str) -> tuple[tuple[str
         return None
     names = [column.name for column in cur.description]
     types = [(result.ftype(i), result.fmod(i)) for i in range(result.nfields)]
-    if len(set(names)) != len(names) or any(oid >= FIRST_USER_OID for oid, _ in types):
+    if not names or len(set(names)) != len(names) or any(oid >= FIRST_USER_OID for oid, _ in types):
         return None
     # The OIDs and modifiers are integers the server sent, not input: safe to format in.
     listed = ", ".join(f"format_type({oid}, {mod})" for oid, mod in types)
-    declared = conn.execute(f"SELECT {listed}").fetchone() if types else ()
+    declared = conn.execute(f"SELECT {listed}").fetchone()
     if declared is None:
         return None
     return tuple(zip(names, (str(t) for t in declared), strict=True))
