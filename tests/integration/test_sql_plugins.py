@@ -187,12 +187,7 @@ def test_replace_is_atomic_and_a_failed_load_changes_nothing(
     )
     assert replaced.status == "success", replaced.error_message
     assert len(pg_rows(pg, dest)) == 7
-    with pg.connect() as conn:
-        leftovers = conn.execute(
-            sa.text("SELECT count(*) FROM pg_tables WHERE tablename LIKE :p"),
-            {"p": f"{dest}__orc_%"},
-        ).scalar()
-    assert leftovers == 0
+    assert staging_tables_left(pg, dest) == 0
 
 
 def test_append_failure_midway_leaves_the_table_unchanged(
@@ -435,6 +430,18 @@ def test_exactly_once_when_the_executor_is_killed_mid_load(
     assert (count, distinct) == (1_000_000, 1_000_000)
 
 
+def staging_tables_left(engine: sa.engine.Engine, table: str) -> int:
+    """Staging tables of `table` (replace and merge load into `<table>__orc_<id>`) still there."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.text("SELECT count(*) FROM pg_tables WHERE tablename LIKE :p"),
+                {"p": f"{table}__orc_%"},
+            ).scalar()
+            or 0
+        )
+
+
 def _exists(engine: sa.engine.Engine, table: str) -> bool:
     with engine.connect() as conn:
         return bool(
@@ -612,12 +619,7 @@ def test_a_source_failing_midway_leaves_the_destination_as_it_was(
     assert any(COPIED in line for line in logged), logged
     assert "division by zero" in (result.error_message or "")
     assert pg_rows(pg, dest) == before
-    with pg.connect() as conn:
-        leftovers = conn.execute(
-            sa.text("SELECT count(*) FROM pg_tables WHERE tablename LIKE :p"),
-            {"p": f"{dest}__orc_%"},
-        ).scalar()
-    assert leftovers == 0
+    assert staging_tables_left(pg, dest) == 0
 
 
 def test_a_copy_cancelled_midway_changes_nothing(

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orcrustator.db.repo._rows import Record, as_record
+from orcrustator.db.repo._rows import Record, as_records
 from orcrustator.db.repo._upsert import insert_for
 from orcrustator.db.tables import service_instances
 
@@ -50,4 +50,4 @@ async def live(conn: AsyncConnection, *, within_seconds: float, now: datetime) -
             service_instances.c.heartbeat_at >= now - timedelta(seconds=within_seconds),
         )
     )
-    return [as_record(r) for r in rows]
+    return as_records(rows)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orcrustator.db.repo._rows import Record, as_record, utcnow
+from orcrustator.db.repo._rows import Record, as_record, as_records, utcnow
 from orcrustator.db.tables import users
 from orcrustator.errors import Conflict, NotFound
 
@@ -64,7 +64,7 @@ async def list_all(conn: AsyncConnection, *, limit: int, offset: int) -> list[Re
     rows = await conn.execute(
         sa.select(*PUBLIC_COLUMNS).order_by(users.c.username).limit(limit).offset(offset)
     )
-    return [as_record(r) for r in rows]
+    return as_records(rows)
 
 
 async def count(conn: AsyncConnection) -> int:
