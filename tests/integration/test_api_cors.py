@@ -87,6 +87,7 @@ def test_configured_origins_are_allowed_exactly(configured: TestClient) -> None:
         assert "access-control-allow-credentials" not in simple.headers
         exposed = simple.headers["access-control-expose-headers"].lower()
         assert "x-total-count" in exposed, "a browser client needs the list total"
+        assert {"x-next-cursor", "link"} <= {h.strip() for h in exposed.split(",")}, exposed
         assert "vary" in simple.headers and "origin" in simple.headers["vary"].lower()
 
 

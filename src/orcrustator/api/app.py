@@ -66,7 +66,13 @@ def create_app(settings: Settings, *, database: Database | None = None) -> FastA
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             # A browser client reads the list total and the request id only when exposed.
-            expose_headers=["X-Total-Count", "X-Request-ID", "Retry-After"],
+            expose_headers=[
+                "X-Total-Count",
+                "X-Next-Cursor",
+                "Link",
+                "X-Request-ID",
+                "Retry-After",
+            ],
             # Bearer tokens, not cookies: the dashboard's session never travels cross-origin.
             allow_credentials=False,
         )

@@ -4,7 +4,8 @@ A count is exact, but it visits every matching index entry: at 200,000 runs that
 milliseconds of database CPU, on every page of every client. So:
 
 - a page that is not full already tells the total (offset + its length): no count at all (the
-  list routes read one row past the page, so a full page that ends the list tells it too);
+  list routes read one row past the page, so a full page that ends the list tells it too); a
+  page read after a cursor has no known offset, so it always takes the two rules below;
 - a count below `exact_below` is always fresh (small totals are the ones people check by eye,
   and the ones tests compare);
 - a larger count is remembered per filter for `ttl_seconds`. Such a total may lag the table by
@@ -44,16 +45,17 @@ class TotalCounts:
         self,
         key: Hashable,
         *,
-        offset: int,
+        offset: int | None,
         limit: int,
         page_size: int,
         count: Callable[[], Awaitable[int]],
     ) -> int:
-        """The total for a page of `page_size` rows at `offset`; `count` runs only if needed."""
-        if 0 < page_size < limit or (page_size == 0 and offset == 0):
+        """The total for a page of `page_size` rows at `offset` (None: after a cursor);
+        `count` runs only if needed."""
+        if offset is not None and (0 < page_size < limit or (page_size == 0 and offset == 0)):
             return offset + page_size
         # Whatever a remembered total says, there are at least as many rows as this page shows.
-        at_least = offset + page_size
+        at_least = (offset or 0) + page_size
         now = self._clock()
         cached = self._cache.get(key)
         if cached is not None and now - cached[0] < self._ttl:

@@ -6,10 +6,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from orcrustator.api.deps import CurrentUser, ServicesDep
 from orcrustator.api.json_response import JsonBody
+from orcrustator.api.pagination import (
+    AFTER_DESCRIPTION,
+    MAX_CURSOR_LENGTH,
+    job_cursor,
+    page_headers,
+    parse_job_cursor,
+    reject_offset_with_cursor,
+)
 from orcrustator.api.plugin_checks import check_task_configs
 from orcrustator.api.presenters import job_detail, job_public
 from orcrustator.api.schemas.errors import error_responses
@@ -25,27 +33,35 @@ _JOB_DETAIL = JsonBody(JobDetail)
 
 @router.get("", response_model=list[JobPublic])
 async def list_jobs(
+    request: Request,
     services: ServicesDep,
     _user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    after: Annotated[
+        str | None, Query(max_length=MAX_CURSOR_LENGTH, description=AFTER_DESCRIPTION)
+    ] = None,
     is_active: bool | None = None,
 ) -> Response:
+    reject_offset_with_cursor(offset, after)
+    position = None if after is None else parse_job_cursor(after)
     async with services.db.read() as conn:
-        # One row past the page: without it, even a full page tells the total (no count).
+        # One row past the page: it tells whether a next page exists and, often, the total.
         records = await jobs_repo.list_page(
-            conn, limit=limit + 1, offset=offset, is_active=is_active
+            conn, limit=limit + 1, offset=offset, after=position, is_active=is_active
         )
         total = await services.totals.total(
             ("jobs", is_active),
-            offset=offset,
+            offset=offset if position is None else None,
             limit=limit + 1,
             page_size=len(records),
             count=lambda: jobs_repo.count(conn, is_active=is_active),
         )
+    following = job_cursor(records[limit - 1]) if len(records) > limit else None
     now = datetime.now(UTC)
     return _JOBS.response(
-        [job_public(r, now) for r in records[:limit]], headers={"X-Total-Count": str(total)}
+        [job_public(r, now) for r in records[:limit]],
+        headers=page_headers(request.url, total, following),
     )
 
 

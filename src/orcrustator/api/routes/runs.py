@@ -5,10 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from orcrustator.api.deps import CurrentUser, ServicesDep
 from orcrustator.api.json_response import JsonBody
+from orcrustator.api.pagination import (
+    AFTER_DESCRIPTION,
+    MAX_CURSOR_LENGTH,
+    page_headers,
+    parse_run_cursor,
+    reject_offset_with_cursor,
+    run_cursor,
+)
 from orcrustator.api.presenters import run_detail
 from orcrustator.api.schemas.errors import error_responses
 from orcrustator.api.schemas.runs import LogLine, RunDetail, RunPublic, RunStatus
@@ -19,6 +27,7 @@ router = APIRouter(tags=["runs"])
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+After = Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH, description=AFTER_DESCRIPTION)]
 
 _RUNS = JsonBody(list[RunPublic])
 _RUN_DETAIL = JsonBody(RunDetail)
@@ -33,53 +42,66 @@ async def trigger_run(job_id: uuid.UUID, services: ServicesDep, _user: CurrentUs
 
 
 async def _list(
+    request: Request,
     services: ServicesDep,
     *,
     limit: int,
     offset: int,
+    after: str | None,
     status: str | None,
     job_id: uuid.UUID | None,
 ) -> Response:
+    reject_offset_with_cursor(offset, after)
+    position = None if after is None else parse_run_cursor(after)
     async with services.db.read() as conn:
-        # One row past the page: without it, even a full page tells the total (no count).
+        # One row past the page: it tells whether a next page exists and, often, the total.
         records = await runs_repo.list_page(
-            conn, limit=limit + 1, offset=offset, status=status, job_id=job_id
+            conn, limit=limit + 1, offset=offset, after=position, status=status, job_id=job_id
         )
         if job_id is not None and not records:
             # A run of the job proves the job exists; an empty page may mean there is no job.
             await jobs_repo.get(conn, job_id)
         total = await services.totals.total(
             ("runs", status, job_id),
-            offset=offset,
+            offset=offset if position is None else None,
             limit=limit + 1,
             page_size=len(records),
             count=lambda: runs_repo.count(conn, status=status, job_id=job_id),
         )
-    return _RUNS.response(records[:limit], headers={"X-Total-Count": str(total)})
+    following = run_cursor(records[limit - 1]) if len(records) > limit else None
+    return _RUNS.response(records[:limit], headers=page_headers(request.url, total, following))
 
 
 @router.get("/jobs/{job_id}/runs", response_model=list[RunPublic])
 async def list_job_runs(
     job_id: uuid.UUID,
+    request: Request,
     services: ServicesDep,
     _user: CurrentUser,
     limit: Limit = 100,
     offset: Offset = 0,
+    after: After = None,
     status: RunStatus | None = None,
 ) -> Response:
-    return await _list(services, limit=limit, offset=offset, status=status, job_id=job_id)
+    return await _list(
+        request, services, limit=limit, offset=offset, after=after, status=status, job_id=job_id
+    )
 
 
 @router.get("/runs", response_model=list[RunPublic])
 async def list_runs(
+    request: Request,
     services: ServicesDep,
     _user: CurrentUser,
     limit: Limit = 100,
     offset: Offset = 0,
+    after: After = None,
     status: RunStatus | None = None,
     job_id: uuid.UUID | None = None,
 ) -> Response:
-    return await _list(services, limit=limit, offset=offset, status=status, job_id=job_id)
+    return await _list(
+        request, services, limit=limit, offset=offset, after=after, status=status, job_id=job_id
+    )
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail)

@@ -78,18 +78,24 @@ def _filtered(query: Query, is_active: bool | None) -> Query:
 _BY_NAME = (job_definitions.c.job_name, job_definitions.c.job_id)
 
 
+_AFTER_CURSOR = sa.tuple_(*_BY_NAME) > sa.tuple_(
+    sa.bindparam("after_job_name", type_=job_definitions.c.job_name.type),
+    sa.bindparam("after_job_id", type_=job_definitions.c.job_id.type),
+)
+
+
 # Built once per filter and backend, with bound parameters: building the statement and its
 # cache key on every request cost the api more CPU than running it.
 @cache
-def _page_query(is_active: bool | None, *, postgres: bool) -> Query:
+def _page_query(is_active: bool | None, *, postgres: bool, by_cursor: bool) -> Query:
     # The page's keys first (idx_job_definitions_job_name), then its rows: a deep offset skips
     # index entries rather than whole rows.
-    keys = (
-        _filtered(sa.select(job_definitions.c.job_id), is_active)
-        .order_by(*_BY_NAME)
-        .limit(sa.bindparam("limit", type_=sa.Integer()))
-        .offset(sa.bindparam("offset", type_=sa.Integer()))
-    )
+    keys = _filtered(sa.select(job_definitions.c.job_id), is_active)
+    if by_cursor:
+        keys = keys.where(_AFTER_CURSOR)
+    else:
+        keys = keys.offset(sa.bindparam("offset", type_=sa.Integer()))
+    keys = keys.order_by(*_BY_NAME).limit(sa.bindparam("limit", type_=sa.Integer()))
     if postgres:
         # `job_id = ANY(ARRAY(keys))` rather than a join: PostgreSQL joined the keys by hashing
         # them against a scan of every job (2-3 ms of database CPU per page at 10,000 jobs);
@@ -111,11 +117,23 @@ def _count_query(is_active: bool | None) -> Query:
 
 
 async def list_page(
-    conn: AsyncConnection, *, limit: int, offset: int, is_active: bool | None = None
+    conn: AsyncConnection,
+    *,
+    limit: int,
+    offset: int = 0,
+    after: tuple[str, uuid.UUID] | None = None,
+    is_active: bool | None = None,
 ) -> list[Record]:
-    query = _page_query(is_active, postgres=conn.dialect.name == "postgresql")
-    result = await conn.execute(query, {"limit": limit, "offset": offset})
-    return as_records(result)
+    """By name: from `offset`, or after the job at `after` (job_name, job_id)."""
+    query = _page_query(
+        is_active, postgres=conn.dialect.name == "postgresql", by_cursor=after is not None
+    )
+    params: dict[str, Any] = {"limit": limit}
+    if after is None:
+        params["offset"] = offset
+    else:
+        params["after_job_name"], params["after_job_id"] = after
+    return as_records(await conn.execute(query, params))
 
 
 async def count(conn: AsyncConnection, *, is_active: bool | None = None) -> int:

@@ -6,6 +6,7 @@ The engine's hot-path queries (claim, heartbeat, finish) live beside this in the
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -61,24 +62,33 @@ def _filters(status: str | None, job_id: uuid.UUID | None) -> dict[str, Any]:
 
 
 _NEWEST_FIRST = (job_runs.c.created_at.desc(), job_runs.c.run_id.desc())
+# Rows older than a cursor's (created_at, run_id): one row comparison, which PostgreSQL turns
+# into the start of a backward scan of the (…, created_at, run_id) index in use.
+_BEFORE_CURSOR = sa.tuple_(job_runs.c.created_at, job_runs.c.run_id) < sa.tuple_(
+    sa.bindparam("after_created_at", type_=job_runs.c.created_at.type),
+    sa.bindparam("after_run_id", type_=job_runs.c.run_id.type),
+)
 
 
 # The list statements are built once per filter combination, with bound parameters: building
 # one per request, and its cache key, took more of the api's CPU than running it.
 @cache
-def _page_query(*, by_status: bool, by_job: bool) -> Query:
+def _page_query(*, by_status: bool, by_job: bool, by_cursor: bool) -> Query:
     # The page's keys first, then its rows: the keys come from an index-only scan of one of the
     # (…, created_at, run_id) indexes, so a deep offset skips index entries, not table rows.
-    keys = (
-        _filtered(sa.select(job_runs.c.run_id), by_status=by_status, by_job=by_job)
-        .order_by(*_NEWEST_FIRST)
+    keys = _filtered(sa.select(job_runs.c.run_id), by_status=by_status, by_job=by_job)
+    if by_cursor:
+        keys = keys.where(_BEFORE_CURSOR)
+    else:
+        keys = keys.offset(sa.bindparam("offset", type_=sa.Integer()))
+    page = (
+        keys.order_by(*_NEWEST_FIRST)
         .limit(sa.bindparam("limit", type_=sa.Integer()))
-        .offset(sa.bindparam("offset", type_=sa.Integer()))
         .subquery("page")
     )
     return (
         sa.select(*RUN_COLUMNS)
-        .select_from(job_runs.join(keys, keys.c.run_id == job_runs.c.run_id))
+        .select_from(job_runs.join(page, page.c.run_id == job_runs.c.run_id))
         .order_by(*_NEWEST_FIRST)
     )
 
@@ -93,15 +103,21 @@ async def list_page(
     conn: AsyncConnection,
     *,
     limit: int,
-    offset: int,
+    offset: int = 0,
+    after: tuple[datetime, uuid.UUID] | None = None,
     status: str | None = None,
     job_id: uuid.UUID | None = None,
 ) -> list[Record]:
-    query = _page_query(by_status=status is not None, by_job=job_id is not None)
-    result = await conn.execute(
-        query, {"limit": limit, "offset": offset, **_filters(status, job_id)}
+    """Newest first: from `offset`, or after the run at `after` (created_at, run_id)."""
+    query = _page_query(
+        by_status=status is not None, by_job=job_id is not None, by_cursor=after is not None
     )
-    return as_records(result)
+    params: dict[str, Any] = {"limit": limit, **_filters(status, job_id)}
+    if after is None:
+        params["offset"] = offset
+    else:
+        params["after_created_at"], params["after_run_id"] = after
+    return as_records(await conn.execute(query, params))
 
 
 async def count(
