@@ -192,7 +192,13 @@ def test_bad_cursors_are_refused_by_name(
                 body = response.json()
                 assert body["field"] == "after"
                 assert "cursor of the runs list" in body["detail"]
-    for cursor in ("garbage", runs_cursor, _tampered("jobs", ["a", "b"])):
+    no_job = str(uuid.uuid4())
+    for cursor in (
+        "garbage",
+        runs_cursor,
+        _tampered("jobs", ["a", "b"]),
+        _tampered("jobs", ["a\x00", no_job]),
+    ):
         with subtests.test(jobs_cursor=cursor):
             response = admin.get(JOBS, params={"after": cursor})
             assert response.status_code == 422, response.text

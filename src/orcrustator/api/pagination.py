@@ -53,7 +53,12 @@ def _decode(kind: str, cursor: str) -> list[str]:
         parts: Any = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     except (binascii.Error, ValueError) as exc:  # bad base64, bad UTF-8, bad JSON
         raise _not_a_cursor(kind) from exc
-    if not (isinstance(parts, list) and len(parts) == 2 and all(isinstance(p, str) for p in parts)):
+    # NUL: no stored name holds one, and PostgreSQL refuses it in text.
+    if not (
+        isinstance(parts, list)
+        and len(parts) == 2
+        and all(isinstance(p, str) and "\x00" not in p for p in parts)
+    ):
         raise _not_a_cursor(kind)
     return parts
 

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orcrustator.db import notify
 from orcrustator.db.repo import tasks as tasks_repo
-from orcrustator.db.repo._rows import Query, Record, as_record, as_records, utcnow
+from orcrustator.db.repo._fast_reads import fetch_records
+from orcrustator.db.repo._rows import Query, Record, as_record, utcnow
 from orcrustator.db.tables import job_definitions
 from orcrustator.errors import Conflict, NotFound
 
@@ -52,10 +53,10 @@ _GET = sa.select(job_definitions).where(job_definitions.c.job_id == sa.bindparam
 
 
 async def get(conn: AsyncConnection, job_id: uuid.UUID) -> Record:
-    row = (await conn.execute(_GET, {"job_id": job_id})).first()
-    if row is None:
+    rows = await fetch_records(conn, _GET, {"job_id": job_id})
+    if not rows:
         raise NotFound(f"job {job_id} not found")
-    return as_record(row)
+    return rows[0]
 
 
 async def get_by_name(conn: AsyncConnection, job_name: str) -> Record | None:
@@ -133,7 +134,7 @@ async def list_page(
         params["offset"] = offset
     else:
         params["after_job_name"], params["after_job_id"] = after
-    return as_records(await conn.execute(query, params))
+    return await fetch_records(conn, query, params)
 
 
 async def count(conn: AsyncConnection, *, is_active: bool | None = None) -> int:

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orcrustator.db import notify
-from orcrustator.db.repo._rows import Query, Record, as_record, as_records, utcnow
+from orcrustator.db.repo._fast_reads import fetch_records
+from orcrustator.db.repo._rows import Query, Record, as_record, utcnow
 from orcrustator.db.tables import job_definitions, job_runs, run_logs, task_runs
 from orcrustator.errors import Conflict, NotFound
 
@@ -117,7 +118,7 @@ async def list_page(
         params["offset"] = offset
     else:
         params["after_created_at"], params["after_run_id"] = after
-    return as_records(await conn.execute(query, params))
+    return await fetch_records(conn, query, params)
 
 
 async def count(
@@ -131,10 +132,10 @@ _GET = sa.select(job_runs).where(job_runs.c.run_id == sa.bindparam("run_id"))
 
 
 async def get(conn: AsyncConnection, run_id: uuid.UUID) -> Record:
-    row = (await conn.execute(_GET, {"run_id": run_id})).first()
-    if row is None:
+    rows = await fetch_records(conn, _GET, {"run_id": run_id})
+    if not rows:
         raise NotFound(f"run {run_id} not found")
-    return as_record(row)
+    return rows[0]
 
 
 _TASK_RUNS = (
@@ -145,7 +146,7 @@ _TASK_RUNS = (
 
 
 async def task_runs_for(conn: AsyncConnection, run_id: uuid.UUID) -> list[Record]:
-    return as_records(await conn.execute(_TASK_RUNS, {"run_id": run_id}))
+    return await fetch_records(conn, _TASK_RUNS, {"run_id": run_id})
 
 
 async def request_cancel(conn: AsyncConnection, run_id: uuid.UUID) -> Record:
@@ -190,8 +191,8 @@ _LOGS = (
 async def logs_for(
     conn: AsyncConnection, run_id: uuid.UUID, *, after_id: int = 0, limit: int = 1000
 ) -> list[Record]:
-    result = await conn.execute(_LOGS, {"run_id": run_id, "after_id": after_id, "limit": limit})
-    records = as_records(result)
+    params = {"run_id": run_id, "after_id": after_id, "limit": limit}
+    records = await fetch_records(conn, _LOGS, params)
     if not records:  # lines prove the run exists; no lines may mean there is no such run
         await get(conn, run_id)
     return records

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orcrustator.db.repo._rows import Record, as_record, as_records, utcnow
+from orcrustator.db.repo._fast_reads import fetch_records
+from orcrustator.db.repo._rows import Record, as_record, utcnow
 from orcrustator.db.tables import task_definitions
 from orcrustator.errors import Conflict, NotFound
 
@@ -59,7 +60,7 @@ _FOR_JOB = (
 
 
 async def list_for_job(conn: AsyncConnection, job_id: uuid.UUID) -> list[Record]:
-    return as_records(await conn.execute(_FOR_JOB, {"job_id": job_id}))
+    return await fetch_records(conn, _FOR_JOB, {"job_id": job_id})
 
 
 async def get(conn: AsyncConnection, job_id: uuid.UUID, task_id: uuid.UUID) -> Record:

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orcrustator.db.repo._fast_reads import fetch_records
 from orcrustator.db.repo._rows import Record, as_record, as_records, utcnow
 from orcrustator.db.tables import users
 from orcrustator.errors import Conflict, NotFound
@@ -53,11 +54,14 @@ async def find_by_username(conn: AsyncConnection, username: str) -> Record | Non
     return None if row is None else as_record(row)
 
 
+_GET = sa.select(*PUBLIC_COLUMNS).where(users.c.user_id == sa.bindparam("user_id"))
+
+
 async def get(conn: AsyncConnection, user_id: uuid.UUID) -> Record:
-    row = (await conn.execute(sa.select(*PUBLIC_COLUMNS).where(users.c.user_id == user_id))).first()
-    if row is None:
+    rows = await fetch_records(conn, _GET, {"user_id": user_id})
+    if not rows:
         raise NotFound(f"user {user_id} not found")
-    return as_record(row)
+    return rows[0]
 
 
 async def list_all(conn: AsyncConnection, *, limit: int, offset: int) -> list[Record]:
