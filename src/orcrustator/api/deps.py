@@ -46,26 +46,38 @@ async def get_services(request: Request) -> Services:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
-_bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+
+class BearerUser(OAuth2PasswordBearer):
+    """The user a request's bearer token belongs to, as one dependency.
+
+    Resolving the token and the user here, rather than through `Depends(services)` and
+    `Depends(OAuth2PasswordBearer)` sub-dependencies, spares FastAPI two dependency solves on
+    every authenticated request (a tenth of a list request's CPU went to solving); being an
+    `OAuth2PasswordBearer`, it still declares the OAuth2 scheme in the OpenAPI document.
+    """
+
+    async def __call__(self, request: Request) -> UserPublic:  # type: ignore[override]
+        token = await super().__call__(request)
+        if not token:
+            raise AuthError("not authenticated: send 'Authorization: Bearer <token>'")
+        services = services_of(request)
+        known = services.tokens.user_for(token)
+        if known is not None:
+            return known
+        claims = verify_token(services.token_key, token)
+        try:
+            async with services.db.read() as conn:
+                record = await users_repo.get(conn, claims.user_id)
+        except NotFound as exc:
+            raise AuthError("the token's user no longer exists") from exc
+        user = UserPublic.model_validate(record)
+        services.tokens.remember(token, user, claims.expires_at)
+        return user
 
 
-async def current_user(
-    services: ServicesDep, token: Annotated[str | None, Depends(_bearer)]
-) -> UserPublic:
-    if not token:
-        raise AuthError("not authenticated: send 'Authorization: Bearer <token>'")
-    known = services.tokens.user_for(token)
-    if known is not None:
-        return known
-    claims = verify_token(services.token_key, token)
-    try:
-        async with services.db.read() as conn:
-            record = await users_repo.get(conn, claims.user_id)
-    except NotFound as exc:
-        raise AuthError("the token's user no longer exists") from exc
-    user = UserPublic.model_validate(record)
-    services.tokens.remember(token, user, claims.expires_at)
-    return user
+# The scheme keeps the name it had as a plain OAuth2PasswordBearer: clients generated from the
+# OpenAPI document refer to it.
+current_user = BearerUser(tokenUrl=TOKEN_URL, scheme_name="OAuth2PasswordBearer", auto_error=False)
 
 
 CurrentUser = Annotated[UserPublic, Depends(current_user)]
