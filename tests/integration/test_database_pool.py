@@ -45,3 +45,35 @@ def test_connections_killed_on_the_server_are_replaced_on_checkout(clean_databas
     assert len(before) == 4
     assert len(after) == 4
     assert before.isdisjoint(after)
+
+
+def test_reads_beyond_the_pool_wait_their_turn(clean_database: str) -> None:
+    """Twelve concurrent reads on a read pool of three: all answer, never more than three
+    connections at once."""
+    url = parse_database_url(clean_database)
+    if url.is_sqlite:
+        pytest.skip("SQLite reads share one file, not a pool of server connections")
+
+    async def scenario() -> tuple[list[int], int]:
+        db = Database(url, pool_size=1)
+        in_flight = 0
+        most = 0
+
+        async def one(i: int) -> int:
+            nonlocal in_flight, most
+            async with db.read() as conn:
+                in_flight += 1
+                most = max(most, in_flight)
+                await conn.execute(sa.text("SELECT pg_sleep(0.05)"))
+                value = int(await conn.scalar(sa.text("SELECT :i"), {"i": i}) or 0)
+                in_flight -= 1
+                return value
+
+        try:
+            return list(await asyncio.gather(*(one(i) for i in range(12)))), most
+        finally:
+            await db.dispose()
+
+    answers, most = asyncio.run(scenario())
+    assert answers == list(range(12))
+    assert most == 3

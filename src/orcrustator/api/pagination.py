@@ -18,8 +18,9 @@ import json
 import uuid
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode
 
-from starlette.datastructures import URL
+from starlette.types import Scope
 
 from orcrustator.errors import InvalidInput
 
@@ -97,11 +98,20 @@ def reject_offset_with_cursor(offset: int, after: str | None) -> None:
         raise InvalidInput("give either offset or after, not both", field="offset")
 
 
-def page_headers(url: URL, total: int, next_cursor: str | None) -> dict[str, str]:
+def page_headers(scope: Scope, total: int, next_cursor: str | None) -> dict[str, str]:
     """`X-Total-Count`, and when more rows follow, the next page as a cursor and a `Link`."""
     headers = {"X-Total-Count": str(total)}
     if next_cursor is not None:
         headers["X-Next-Cursor"] = next_cursor
-        following = url.remove_query_params("offset").include_query_params(after=next_cursor)
-        headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+        # From the ASGI scope, not `request.url`: building and editing Starlette URL objects
+        # cost a twentieth of a list request's CPU.
+        query = [
+            (name, value)
+            for name, value in parse_qsl(
+                scope["query_string"].decode("latin-1"), keep_blank_values=True
+            )
+            if name not in ("offset", "after")
+        ]
+        query.append(("after", next_cursor))
+        headers["Link"] = f'<{quote(scope["path"])}?{urlencode(query)}>; rel="next"'
     return headers

@@ -61,7 +61,7 @@ async def list_jobs(
     now = datetime.now(UTC)
     return _JOBS.response(
         [job_public(r, now) for r in records[:limit]],
-        headers=page_headers(request.url, total, following),
+        headers=page_headers(request.scope, total, following),
     )
 
 

@@ -69,7 +69,7 @@ async def _list(
             count=lambda: runs_repo.count(conn, status=status, job_id=job_id),
         )
     following = run_cursor(records[limit - 1]) if len(records) > limit else None
-    return _RUNS.response(records[:limit], headers=page_headers(request.url, total, following))
+    return _RUNS.response(records[:limit], headers=page_headers(request.scope, total, following))
 
 
 @router.get("/jobs/{job_id}/runs", response_model=list[RunPublic])

@@ -20,6 +20,7 @@ What skipping it means, and why each is fine here:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -28,24 +29,33 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orcrustator.db.repo._rows import Query, Record, as_records
 
-# Statement → (SQL, its parameters' fixed values). Only module-level statements come here
-# (built once), so the cache stays as small as the code; the cap is a guard, not a policy.
-_compiled: dict[int, tuple[Query, str, dict[str, Any]]] = {}
+
+@dataclass
+class _Compiled:
+    statement: Query  # held, so that its id() is not reused while cached
+    sql: str
+    fixed: dict[str, Any]  # values of parameters the statement itself carries
+    names: list[str] | None = None  # the result's column names, known after a first run
+
+
+# Only module-level statements come here (built once), so the cache stays as small as the code;
+# the cap is a guard, not a policy.
+_compiled: dict[int, _Compiled] = {}
 _MAX_STATEMENTS = 512
 
 
-def _psycopg_sql(conn: AsyncConnection, statement: Query) -> tuple[str, dict[str, Any]]:
+def _compile(conn: AsyncConnection, statement: Query) -> _Compiled:
     known = _compiled.get(id(statement))
-    if known is not None and known[0] is statement:
-        return known[1], known[2]
+    if known is not None and known.statement is statement:
+        return known
     compiled = statement.compile(dialect=conn.dialect)
     if "POSTCOMPILE" in compiled.string:  # expanding parameters: not for this path
         raise TypeError("fast_reads takes statements without expanding parameters")
     if len(_compiled) >= _MAX_STATEMENTS:
         _compiled.clear()
     fixed = {k: v for k, v in compiled.params.items() if v is not None}
-    _compiled[id(statement)] = (statement, compiled.string, fixed)
-    return compiled.string, fixed
+    entry = _compiled[id(statement)] = _Compiled(statement, compiled.string, fixed)
+    return entry
 
 
 async def fetch_records(
@@ -54,20 +64,22 @@ async def fetch_records(
     """The rows of `statement` as dicts, as `as_records(await conn.execute(...))` gives them."""
     if conn.dialect.name != "postgresql":
         return as_records(await conn.execute(statement, params))
-    sql, fixed = _psycopg_sql(conn, statement)
-    values = {**fixed, **params} if fixed else params
+    compiled = _compile(conn, statement)
+    values = {**compiled.fixed, **params} if compiled.fixed else params
     pooled = await conn.get_raw_connection()
     driver: psycopg.AsyncConnection[Any] = pooled.driver_connection  # type: ignore[assignment]
     try:
         async with driver.cursor() as cursor:
-            await cursor.execute(sql, values)
+            await cursor.execute(compiled.sql, values)
             rows = await cursor.fetchall()
-            names = [column.name for column in cursor.description or ()]
+            names = compiled.names
+            if names is None:  # psycopg builds a Column object per column for `description`
+                names = compiled.names = [column.name for column in cursor.description or ()]
     except psycopg.Error as exc:
         broken = driver.closed or driver.pgconn.status != psycopg.pq.ConnStatus.OK
         if broken:
             pooled.invalidate(exc)
         raise sa.exc.DBAPIError.instance(
-            sql, values, exc, psycopg.Error, connection_invalidated=broken
+            compiled.sql, values, exc, psycopg.Error, connection_invalidated=broken
         ) from exc
     return [dict(zip(names, row, strict=True)) for row in rows]
