@@ -370,19 +370,27 @@ async def _serial(base: str, token: str, path: Picker, count: int) -> None:
         await connection.close()
 
 
-def api_cpu_by_endpoint(
-    api: OrcProcess, base: str, token: str, choices: list[Endpoint], count: int
-) -> dict[str, float]:
-    """The api's CPU milliseconds per request of each endpoint, one request at a time.
+def cpu_by_endpoint(
+    db: BenchDatabase,
+    api: OrcProcess,
+    base: str,
+    token: str,
+    choices: list[Endpoint],
+    count: int,
+) -> dict[str, tuple[float, float]]:
+    """CPU milliseconds per request of each endpoint, one request at a time: the api's, and
+    its PostgreSQL backends'.
 
     Under load the CPU share of each endpoint cannot be told apart; one client asking one
-    endpoint `count` times can: what the api process spent, divided by the requests.
+    endpoint `count` times can: what the processes spent, divided by the requests.
     """
-    costs: dict[str, float] = {}
+    costs: dict[str, tuple[float, float]] = {}
     for endpoint in choices:
-        before = cpu_seconds([api.pid])
+        before, db_before = cpu_seconds([api.pid]), backend_cpu(db)
         uvloop.run(_serial(base, token, endpoint.path, count))
-        costs[endpoint.name] = 1000 * (cpu_seconds([api.pid]) - before) / count
+        api_ms = 1000 * (cpu_seconds([api.pid]) - before) / count
+        db_spent = sum(cpu - db_before.get(pid, 0.0) for pid, cpu in backend_cpu(db).items())
+        costs[endpoint.name] = (api_ms, 1000 * db_spent / count)
     return costs
 
 
@@ -559,8 +567,8 @@ def load(opts: Options) -> tuple[list[Row], dict[str, Any], bool]:
             say("api_load: warm-up")
             run_phase("warm-up", db, api, base, token, mix, opts, opts.warmup_seconds, 0)
             say("api_load: CPU per request of each endpoint, one client")
-            serial_cpu = api_cpu_by_endpoint(
-                api, base, token, mix + deep_offsets, 50 if opts.quick else 300
+            serial_cpu = cpu_by_endpoint(
+                db, api, base, token, mix + deep_offsets, 50 if opts.quick else 300
             )
             say(f"api_load: ceilings, {opts.ceiling_seconds:g} s each")
             ceil_health = run_phase(
@@ -587,7 +595,8 @@ def load(opts: Options) -> tuple[list[Row], dict[str, Any], bool]:
                 "p99_ms": percentile(lat, 99),
                 "max_ms": max(lat) if lat else math.nan,
                 "errors": phase.stats.errors.get(endpoint.name, 0),
-                "api_cpu_ms_one_client": serial_cpu[endpoint.name],
+                "api_cpu_ms_one_client": serial_cpu[endpoint.name][0],
+                "db_cpu_ms_one_client": serial_cpu[endpoint.name][1],
             }
     figures.update(
         {
@@ -639,9 +648,10 @@ def load(opts: Options) -> tuple[list[Row], dict[str, Any], bool]:
         rows.append(
             Row(
                 "mix" if in_mix else "offsets",
-                f"{endpoint.name}: n; p50 / p99 / max ms; errors; api CPU ms (1 client)",
+                f"{endpoint.name}: n; p50 / p99 / max ms; errors; CPU ms api, db (1 client)",
                 f"{e['requests']}; {e['p50_ms']:.0f} / {e['p99_ms']:.0f} / "
-                f"{e['max_ms']:.0f}; {e['errors']}; {e['api_cpu_ms_one_client']:.2f}",
+                f"{e['max_ms']:.0f}; {e['errors']}; {e['api_cpu_ms_one_client']:.2f}, "
+                f"{e['db_cpu_ms_one_client']:.2f}",
                 f"p99 ≤ {TARGET_P99_MS:.0f}" if in_mix else "",
                 verdict(e["p99_ms"], at_most=TARGET_P99_MS) if in_mix else "",
             )

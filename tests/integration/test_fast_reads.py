@@ -70,13 +70,31 @@ def test_fast_reads_match_sqlalchemy_records(clean_database: str) -> None:
             after = (datetime(2026, 3, 29, 1, 0, 0, 2, tzinfo=UTC), run_ids[4])
             cases: list[tuple[str, Any, dict[str, Any]]] = [
                 (
-                    "runs page",
-                    runs_repo._page_query(by_status=False, by_job=False, by_cursor=False),
+                    "runs page past an offset",
+                    runs_repo._page_query(
+                        by_status=False, by_job=False, by_cursor=False, skipping=True
+                    ),
                     {"limit": 10, "offset": 1},
                 ),
                 (
+                    "runs first page",
+                    runs_repo._page_query(
+                        by_status=False, by_job=False, by_cursor=False, skipping=False
+                    ),
+                    {"limit": 10},
+                ),
+                (
+                    "jobs first page",
+                    jobs_repo._page_query(
+                        None, postgres=not db.url.is_sqlite, by_cursor=False, skipping=False
+                    ),
+                    {"limit": 10},
+                ),
+                (
                     "runs page after a cursor, by status and job",
-                    runs_repo._page_query(by_status=True, by_job=True, by_cursor=True),
+                    runs_repo._page_query(
+                        by_status=True, by_job=True, by_cursor=True, skipping=False
+                    ),
                     {
                         "limit": 10,
                         "status": "success",

@@ -88,15 +88,23 @@ _AFTER_CURSOR = sa.tuple_(*_BY_NAME) > sa.tuple_(
 # Built once per filter and backend, with bound parameters: building the statement and its
 # cache key on every request cost the api more CPU than running it.
 @cache
-def _page_query(is_active: bool | None, *, postgres: bool, by_cursor: bool) -> Query:
-    # The page's keys first (idx_job_definitions_job_name), then its rows: a deep offset skips
-    # index entries rather than whole rows.
-    keys = _filtered(sa.select(job_definitions.c.job_id), is_active)
-    if by_cursor:
-        keys = keys.where(_AFTER_CURSOR)
-    else:
-        keys = keys.offset(sa.bindparam("offset", type_=sa.Integer()))
-    keys = keys.order_by(*_BY_NAME).limit(sa.bindparam("limit", type_=sa.Integer()))
+def _page_query(
+    is_active: bool | None, *, postgres: bool, by_cursor: bool, skipping: bool
+) -> Query:
+    if not skipping:
+        # From the top or after a cursor: the rows straight from idx_job_definitions_job_name.
+        rows = _filtered(sa.select(job_definitions), is_active)
+        if by_cursor:
+            rows = rows.where(_AFTER_CURSOR)
+        return rows.order_by(*_BY_NAME).limit(sa.bindparam("limit", type_=sa.Integer()))
+    # Past an offset: the page's keys first (an index-only scan of idx_job_definitions_job_name),
+    # then its rows: the skipped jobs are index entries rather than whole rows.
+    keys = (
+        _filtered(sa.select(job_definitions.c.job_id), is_active)
+        .order_by(*_BY_NAME)
+        .limit(sa.bindparam("limit", type_=sa.Integer()))
+        .offset(sa.bindparam("offset", type_=sa.Integer()))
+    )
     if postgres:
         # `job_id = ANY(ARRAY(keys))` rather than a join: PostgreSQL joined the keys by hashing
         # them against a scan of every job (2-3 ms of database CPU per page at 10,000 jobs);
@@ -126,13 +134,17 @@ async def list_page(
     is_active: bool | None = None,
 ) -> list[Record]:
     """By name: from `offset`, or after the job at `after` (job_name, job_id)."""
+    skipping = after is None and offset > 0
     query = _page_query(
-        is_active, postgres=conn.dialect.name == "postgresql", by_cursor=after is not None
+        is_active,
+        postgres=conn.dialect.name == "postgresql",
+        by_cursor=after is not None,
+        skipping=skipping,
     )
     params: dict[str, Any] = {"limit": limit}
-    if after is None:
+    if skipping:
         params["offset"] = offset
-    else:
+    elif after is not None:
         params["after_job_name"], params["after_job_id"] = after
     return await fetch_records(conn, query, params)
 

@@ -74,22 +74,27 @@ _BEFORE_CURSOR = sa.tuple_(job_runs.c.created_at, job_runs.c.run_id) < sa.tuple_
 # The list statements are built once per filter combination, with bound parameters: building
 # one per request, and its cache key, took more of the api's CPU than running it.
 @cache
-def _page_query(*, by_status: bool, by_job: bool, by_cursor: bool) -> Query:
-    # The page's keys first, then its rows: the keys come from an index-only scan of one of the
-    # (…, created_at, run_id) indexes, so a deep offset skips index entries, not table rows.
-    keys = _filtered(sa.select(job_runs.c.run_id), by_status=by_status, by_job=by_job)
-    if by_cursor:
-        keys = keys.where(_BEFORE_CURSOR)
-    else:
-        keys = keys.offset(sa.bindparam("offset", type_=sa.Integer()))
-    page = (
-        keys.order_by(*_NEWEST_FIRST)
+def _page_query(*, by_status: bool, by_job: bool, by_cursor: bool, skipping: bool) -> Query:
+    if not skipping:
+        # From the top or after a cursor: the rows straight from a backward scan of one of the
+        # (…, created_at, run_id) indexes (0.04 ms of database time for 50 runs).
+        rows = _filtered(sa.select(*RUN_COLUMNS), by_status=by_status, by_job=by_job)
+        if by_cursor:
+            rows = rows.where(_BEFORE_CURSOR)
+        return rows.order_by(*_NEWEST_FIRST).limit(sa.bindparam("limit", type_=sa.Integer()))
+    # Past an offset: the page's keys first, from an index-only scan, so that the skipped runs
+    # are index entries rather than table rows; then the page's rows by primary key (0.27 ms
+    # for 50 runs, but 8 ms rather than 30 ms 100,000 runs deep).
+    keys = (
+        _filtered(sa.select(job_runs.c.run_id), by_status=by_status, by_job=by_job)
+        .order_by(*_NEWEST_FIRST)
         .limit(sa.bindparam("limit", type_=sa.Integer()))
+        .offset(sa.bindparam("offset", type_=sa.Integer()))
         .subquery("page")
     )
     return (
         sa.select(*RUN_COLUMNS)
-        .select_from(job_runs.join(page, page.c.run_id == job_runs.c.run_id))
+        .select_from(job_runs.join(keys, keys.c.run_id == job_runs.c.run_id))
         .order_by(*_NEWEST_FIRST)
     )
 
@@ -110,13 +115,17 @@ async def list_page(
     job_id: uuid.UUID | None = None,
 ) -> list[Record]:
     """Newest first: from `offset`, or after the run at `after` (created_at, run_id)."""
+    skipping = after is None and offset > 0
     query = _page_query(
-        by_status=status is not None, by_job=job_id is not None, by_cursor=after is not None
+        by_status=status is not None,
+        by_job=job_id is not None,
+        by_cursor=after is not None,
+        skipping=skipping,
     )
     params: dict[str, Any] = {"limit": limit, **_filters(status, job_id)}
-    if after is None:
+    if skipping:
         params["offset"] = offset
-    else:
+    elif after is not None:
         params["after_created_at"], params["after_run_id"] = after
     return await fetch_records(conn, query, params)
 
