@@ -103,6 +103,12 @@ def test_fast_reads_match_sqlalchemy_records(clean_database: str) -> None:
                         "after_run_id": after[1],
                     },
                 ),
+                (
+                    "runs count",
+                    runs_repo._count_query(by_status=True, by_job=True),
+                    {"status": "success", "job_id": job_id},
+                ),
+                ("active jobs count", jobs_repo._count_query(True), {}),
                 ("run", runs_repo._GET, {"run_id": run_ids[2]}),
                 ("logs", runs_repo._LOGS, {"run_id": run_ids[1], "after_id": 0, "limit": 9}),
                 ("job", jobs_repo._GET, {"job_id": job_id}),

@@ -23,6 +23,8 @@ from orcrustator.db import migrate
 from orcrustator.logging import configure_logging
 from orcrustator.settings import Settings
 
+YOUNG_GC_THRESHOLD = 50_000
+
 HostOption = Annotated[str | None, typer.Option(help="address to listen on [default: ORC_HOST]")]
 PortOption = Annotated[int | None, typer.Option(help="port to listen on [default: ORC_PORT]")]
 ConcurrencyOption = Annotated[
@@ -65,6 +67,13 @@ def _run(settings: Settings, *, api: bool, scheduler: bool, worker: bool) -> Non
         # the process: out of the garbage collector's sight, its full passes walk only what
         # requests and runs create, instead of pausing every request in flight for all of it.
         gc.freeze()
+        # A young-generation pass every 50,000 net new container objects, not 700: with 50
+        # requests in flight their live rows, dicts and models crossed 700 all the time, so
+        # passes ran every few requests, scanned those objects and promoted them to be scanned
+        # again (in process, 50 concurrent clients: 0.125 ms of a 1.1 ms list request, pauses up
+        # to 13 ms). What refcounting frees never counts; cyclic garbage still triggers a pass
+        # once 50,000 of it piles up, so memory stays bounded.
+        gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
         try:
             await run_components(components)
         finally:

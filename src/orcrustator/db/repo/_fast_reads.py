@@ -85,3 +85,9 @@ async def fetch_records(
             compiled.sql, values, exc, psycopg.Error, connection_invalidated=broken
         ) from exc
     return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+async def fetch_count(conn: AsyncConnection, statement: Query, params: dict[str, Any]) -> int:
+    """The single integer `statement` selects (a `count(*)`), through `fetch_records`."""
+    rows = await fetch_records(conn, statement, params)
+    return int(next(iter(rows[0].values()))) if rows else 0

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orcrustator.db import notify
 from orcrustator.db.repo import tasks as tasks_repo
-from orcrustator.db.repo._fast_reads import fetch_records
+from orcrustator.db.repo._fast_reads import fetch_count, fetch_records
 from orcrustator.db.repo._rows import Query, Record, as_record, utcnow
 from orcrustator.db.tables import job_definitions
 from orcrustator.errors import Conflict, NotFound
@@ -150,7 +150,7 @@ async def list_page(
 
 
 async def count(conn: AsyncConnection, *, is_active: bool | None = None) -> int:
-    return int(await conn.scalar(_count_query(is_active)) or 0)
+    return await fetch_count(conn, _count_query(is_active), {})
 
 
 async def update(conn: AsyncConnection, job_id: uuid.UUID, changes: Mapping[str, Any]) -> Record:

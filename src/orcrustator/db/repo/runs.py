@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orcrustator.db import notify
-from orcrustator.db.repo._fast_reads import fetch_records
+from orcrustator.db.repo._fast_reads import fetch_count, fetch_records
 from orcrustator.db.repo._rows import Query, Record, as_record, utcnow
 from orcrustator.db.tables import job_definitions, job_runs, run_logs, task_runs
 from orcrustator.errors import Conflict, NotFound
@@ -134,7 +134,7 @@ async def count(
     conn: AsyncConnection, *, status: str | None = None, job_id: uuid.UUID | None = None
 ) -> int:
     query = _count_query(by_status=status is not None, by_job=job_id is not None)
-    return int(await conn.scalar(query, _filters(status, job_id)) or 0)
+    return await fetch_count(conn, query, _filters(status, job_id))
 
 
 _GET = sa.select(job_runs).where(job_runs.c.run_id == sa.bindparam("run_id"))
