@@ -1,4 +1,5 @@
-"""The scheduler loop: turn due cron slots of active jobs into queued runs, and reap lost runs.
+"""The scheduler loop: turn due cron slots of active jobs into queued runs, reap lost runs, and
+keep the run tables vacuumed (`db/upkeep.py`).
 
 It sleeps until the earliest next slot of all active jobs (no fixed tick) and wakes early when a
 job changes. Any number of schedulers may run: the unique (job_id, scheduled_for) index makes
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from orcrustator.db import notify
+from orcrustator.db import notify, upkeep
 from orcrustator.db.engine import Database
 from orcrustator.db.outage import ReapGate
 from orcrustator.db.repo import dispatch, instances
@@ -129,6 +130,8 @@ class Scheduler:
         housekeeping_every = min(self.settings.lease_seconds / 3, REFRESH_SECONDS)
         next_housekeeping = _utcnow()
         next_refresh = _utcnow()
+        # Beside the loop, not in it: a VACUUM of a large history must not hold up due slots.
+        vacuuming = asyncio.create_task(upkeep.keep_run_tables_vacuumed(self.db, stop))
         try:
             while not stop.is_set():
                 now = _utcnow()
@@ -154,6 +157,9 @@ class Scheduler:
                 if await self._wait_for_change(stop, timeout):
                     next_refresh = _utcnow()  # a job changed: re-read before computing slots
         finally:
+            vacuuming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await vacuuming
             try:
                 async with self.db.write() as conn:
                     await instances.stopped(conn, instance_id=self.instance_id, now=_utcnow())
