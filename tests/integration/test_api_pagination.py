@@ -158,6 +158,15 @@ def test_jobs_walked_by_cursor(admin: Api) -> None:
     assert len(ids(admin.get(f"{JOBS}?limit=1000"), "job_id")) == len(names)
 
 
+def test_the_longest_job_names_still_make_usable_cursors(admin: Api) -> None:
+    longest = ["\U0001f600" * 255, "\U0001f601" * 255, "\U0001f602" * 255]
+    for name in longest:
+        new_job(admin, name)
+    seen, pages = walk(admin, f"{JOBS}?limit=1", "job_name")
+    assert seen == longest
+    assert len(pages) == 3
+
+
 def _tampered(kind: str, parts: object) -> str:
     packed = base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
     return f"{kind}.{packed}"
@@ -203,7 +212,7 @@ def test_bad_cursors_are_refused_by_name(
             response = admin.get(JOBS, params={"after": cursor})
             assert response.status_code == 422, response.text
             assert response.json()["field"] == "after"
-    too_long = admin.get(RUNS, params={"after": "runs." + "A" * 2000})
+    too_long = admin.get(RUNS, params={"after": "runs." + "A" * 2100})
     assert too_long.status_code == 422
     assert too_long.json()["field"] == "after"
 

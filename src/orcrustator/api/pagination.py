@@ -24,7 +24,8 @@ from starlette.types import Scope
 
 from orcrustator.errors import InvalidInput
 
-MAX_CURSOR_LENGTH = 1024
+# A jobs cursor carries the job's name: 255 characters of 4-byte UTF-8 make 1,430 here.
+MAX_CURSOR_LENGTH = 2048
 AFTER_DESCRIPTION = (
     "continue after the page that returned this cursor (its `X-Next-Cursor` header); "
     "cannot be combined with `offset`"
