@@ -11,6 +11,7 @@ import pytest
 from orcrustator.db import upkeep
 from orcrustator.db.engine import Database
 from orcrustator.db.urls import parse_database_url
+from orcrustator.scheduler.service import keep_run_tables_vacuumed
 
 RUNS = 6_000  # each updated twice below: 12,000 dead versions, over MIN_DEAD_ROWS
 
@@ -82,7 +83,7 @@ def test_the_vacuum_loop_stops_when_asked(clean_database: str) -> None:
         db = Database(url, pool_size=1)
         stop = asyncio.Event()
         try:
-            loop = asyncio.create_task(upkeep.keep_run_tables_vacuumed(db, stop))
+            loop = asyncio.create_task(keep_run_tables_vacuumed(db, stop))
             await asyncio.sleep(0.2)
             assert not loop.done()
             stop.set()

@@ -9,24 +9,18 @@ visited 14,842 index entries and 732 table pages to find 9 queued runs (2.4 ms),
 as long as the service ran. Autovacuum's default trigger (a fifth of the table dead) also lets a
 large history pile up dead entries between passes.
 
-So the scheduler looks at the server's own counts of dead rows every `CHECK_SECONDS` and runs
-`VACUUM (ANALYZE)` on a run table once its dead rows pass `MIN_DEAD_ROWS` and `DEAD_FRACTION`
-of its live ones; where autovacuum keeps up, this never fires. `SKIP_LOCKED`: another
-scheduler's (or autovacuum's) pass on the same table is not waited for. PostgreSQL only: SQLite
-removes index entries with the row.
+So the scheduler (`keep_run_tables_vacuumed` in `scheduler/service.py`) looks at the server's
+own counts of dead rows every `CHECK_SECONDS` and runs `VACUUM (ANALYZE)` on a run table once
+its dead rows pass `MIN_DEAD_ROWS` and `DEAD_FRACTION` of its live ones; where autovacuum keeps
+up, this never fires. `SKIP_LOCKED`: another scheduler's (or autovacuum's) pass on the same
+table is not waited for. PostgreSQL only: SQLite removes index entries with the row.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import sqlalchemy as sa
-import structlog
 
 from orcrustator.db.engine import Database
-
-log = structlog.get_logger("orcrustator.db")
 
 RUN_TABLES = ("job_runs", "task_runs")
 CHECK_SECONDS = 30.0
@@ -56,16 +50,3 @@ async def vacuum_bloated(db: Database) -> list[str]:
             # `name` is one of RUN_TABLES, never input.
             await conn.exec_driver_sql(f'VACUUM (ANALYZE, SKIP_LOCKED) "{name}"')
     return bloated
-
-
-async def keep_run_tables_vacuumed(db: Database, stop: asyncio.Event) -> None:
-    """Check every `CHECK_SECONDS` until `stop` is set; failures are logged, never raised."""
-    while not stop.is_set():
-        try:
-            vacuumed = await vacuum_bloated(db)
-            if vacuumed:
-                log.info("vacuumed run tables with many dead rows", tables=vacuumed)
-        except Exception as exc:  # the database may be restarting: try again next time
-            log.warning("could not vacuum the run tables", error=str(exc))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), CHECK_SECONDS)

@@ -131,7 +131,7 @@ class Scheduler:
         next_housekeeping = _utcnow()
         next_refresh = _utcnow()
         # Beside the loop, not in it: a VACUUM of a large history must not hold up due slots.
-        vacuuming = asyncio.create_task(upkeep.keep_run_tables_vacuumed(self.db, stop))
+        vacuuming = asyncio.create_task(keep_run_tables_vacuumed(self.db, stop))
         try:
             while not stop.is_set():
                 now = _utcnow()
@@ -175,6 +175,19 @@ class Scheduler:
         for task in pending:
             task.cancel()
         return changed in done and changed.result()
+
+
+async def keep_run_tables_vacuumed(db: Database, stop: asyncio.Event) -> None:
+    """`upkeep.vacuum_bloated` every `upkeep.CHECK_SECONDS` until `stop` is set; failures are
+    logged, never raised."""
+    while not stop.is_set():
+        try:
+            vacuumed = await upkeep.vacuum_bloated(db)
+            if vacuumed:
+                log.info("vacuumed run tables with many dead rows", tables=vacuumed)
+        except Exception as exc:  # the database may be restarting: try again next time
+            log.warning("could not vacuum the run tables", error=str(exc))
+        await _sleep_or_stop(stop, upkeep.CHECK_SECONDS)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
